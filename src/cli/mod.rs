@@ -1,0 +1,112 @@
+//! The command line: argument definitions and the dispatch of each subcommand to one function.
+//!
+//! Exit codes: 0 success, 1 a check failed (e.g. `config check` on a bad file),
+//! 2 a usage or runtime error.
+
+mod config_check;
+mod info;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Loaded};
+
+/// aocu — a hardware-aware Compute Unit for AO.
+#[derive(Debug, Parser)]
+#[command(name = "aocu", version = crate::node::VERSION, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: /etc/aocu/aocu.toml when it exists).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Override a configuration key: `--set key=value` (repeatable; beats env and file).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the machine: CPU topology, caches, ISA features, memory, GPUs, matched profile.
+    Info(info::InfoArgs),
+    /// Start the node: HTTP server with `~meta@1.0` and the AO APIs.
+    Serve(serve::ServeArgs),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `aocu config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration and print the effective result.
+    Check(config_check::CheckArgs),
+}
+
+/// Outcome of a command that ran to the end: success, or a check that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1: the command ran, and what it checked is wrong.
+    CheckFailed,
+}
+
+/// Parse the command line and run it; the binary's whole `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::CheckFailed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("aocu: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Info(args) => info::run(&load_config(&cli.config, &cli.set, &[])?, &args),
+        Command::Serve(args) => {
+            let flags = args.config_flags();
+            serve::run(load_config(&cli.config, &cli.set, &flags)?)
+        }
+        Command::Config(ConfigCommand::Check(args)) => {
+            config_check::run(args, cli.config.as_deref(), &cli.set)
+        }
+    }
+}
+
+/// Load the configuration with `--set` flags and command-specific flags (which win).
+fn load_config(
+    file: &Option<PathBuf>,
+    set: &[(String, String)],
+    command_flags: &[(String, String)],
+) -> anyhow::Result<Loaded> {
+    let flags: Vec<(String, String)> = set.iter().chain(command_flags).cloned().collect();
+    config::load(file.as_deref(), std::env::vars(), &flags).context("invalid configuration")
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{text}`"))
+}
+
+/// Start `tracing` output on stderr with the configured filter (`RUST_LOG` wins).
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,397 @@
+//! Node configuration: one TOML file, every key overridable by an `AOCU_*` environment variable
+//! and by a command-line flag, in that order of precedence (flag > env > file > default).
+//!
+//! Keys are kebab-case; a key `a.b-c` (key `b-c` in table `[a]`) is overridden by the environment
+//! variable `AOCU_A_B_C` and by the flag `--set a.b-c=VALUE`. Every error names the key and,
+//! for the file, the line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the configuration file is looked for when no `--config` is given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/aocu/aocu.toml";
+/// Prefix of the environment variables that override keys.
+pub const ENV_PREFIX: &str = "AOCU_";
+
+/// The effective node configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port of the HTTP server.
+    pub listen: SocketAddr,
+    /// Name the node reports in `~meta@1.0`.
+    pub node_name: String,
+    /// Directory for durable state.
+    pub state_dir: PathBuf,
+    /// Log filter (`info`, `aocu=debug`, ... as `RUST_LOG`).
+    pub log: String,
+    /// Directory of the operator's own hardware profiles (override the shipped ones).
+    pub profiles_dir: PathBuf,
+    /// Longest time GPU discovery may take, in milliseconds.
+    pub gpu_discovery_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 6363)),
+            node_name: "aocu".to_string(),
+            state_dir: default_state_dir(),
+            log: "info".to_string(),
+            profiles_dir: PathBuf::from("/etc/aocu/hwprofiles"),
+            gpu_discovery_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// `/var/lib/aocu` for root (a system service), `./aocu-state` for anyone else.
+fn default_state_dir() -> PathBuf {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            return PathBuf::from("/var/lib/aocu");
+        }
+    }
+    PathBuf::from("./aocu-state")
+}
+
+/// A configuration problem. Each variant names where the bad value came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or a key is unknown or of the wrong type.
+    #[error("{path}:{line}:{column}: key `{key}`: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The key at fault (dotted), or `?` when the parser could not tell.
+        key: String,
+        /// What was expected.
+        message: String,
+    },
+    /// An override (environment variable or flag) has a bad key or value.
+    #[error("{origin}: key `{key}`: {message}")]
+    Override {
+        /// `environment variable AOCU_X` or `flag --set x=...`.
+        origin: String,
+        /// The key.
+        key: String,
+        /// What was expected.
+        message: String,
+    },
+}
+
+/// Where the effective configuration came from, for `aocu config check`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The effective configuration.
+    pub config: Config,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+    /// Keys set by environment variables or flags, with their origin.
+    pub overrides: Vec<(String, String)>,
+}
+
+/// Load the configuration: defaults, then `file` (or the default path when it exists), then
+/// `AOCU_*` variables from `env`, then `flags` (`key=value` pairs).
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    flags: &[(String, String)],
+) -> Result<Loaded, ConfigError> {
+    let mut table = to_table(&Config::default());
+    let file = file.map(Path::to_path_buf).or_else(|| {
+        let default = PathBuf::from(DEFAULT_CONFIG_PATH);
+        default.exists().then_some(default)
+    });
+    if let Some(path) = &file {
+        merge(&mut table, read_file(path)?);
+    }
+    let keys = leaf_keys(&to_table(&Config::default()), "");
+    let mut overrides = Vec::new();
+    let mut env: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+        .collect();
+    env.sort();
+    for (name, value) in env {
+        let Some(key) = keys.iter().find(|k| env_name(k) == name) else {
+            continue; // AOCU_* variables that are not config keys (AOCU_TEST_..., etc.) pass.
+        };
+        let origin = format!("environment variable {name}");
+        set_key(&mut table, key, &value, &origin)?;
+        overrides.push((key.clone(), origin));
+    }
+    for (key, value) in flags {
+        let origin = format!("flag --set {key}={value}");
+        if !keys.contains(key) {
+            return Err(ConfigError::Override {
+                origin,
+                key: key.clone(),
+                message: format!("unknown key; known keys: {}", keys.join(", ")),
+            });
+        }
+        set_key(&mut table, key, value, &origin)?;
+        overrides.push((key.clone(), origin));
+    }
+    let config = table
+        .try_into::<Config>()
+        .map_err(|e| ConfigError::Override {
+            origin: "overrides".into(),
+            key: overrides
+                .last()
+                .map_or_else(|| "?".into(), |(k, _)| k.clone()),
+            message: e.message().to_string(),
+        })?;
+    Ok(Loaded {
+        config,
+        file,
+        overrides,
+    })
+}
+
+/// The environment variable that overrides `key`: `state-dir` → `AOCU_STATE_DIR`.
+pub fn env_name(key: &str) -> String {
+    let mut name = String::from(ENV_PREFIX);
+    name.extend(key.chars().map(|c| {
+        if c == '-' || c == '.' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        }
+    }));
+    name
+}
+
+/// Every configuration key with its default value, for documentation and `config check`.
+pub fn keys() -> Vec<String> {
+    leaf_keys(&to_table(&Config::default()), "")
+}
+
+fn to_table(config: &Config) -> toml::Table {
+    // A Config always serializes: every field is a plain value.
+    toml::Table::try_from(config).unwrap_or_default()
+}
+
+/// Parse and validate a config file, reporting the key and line of any problem.
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let located = |e: toml::de::Error| {
+        let offset = e.span().map_or(0, |s| s.start);
+        let (line, column) = line_and_column(&text, offset);
+        ConfigError::File {
+            path: path.to_path_buf(),
+            line,
+            column,
+            key: key_at(&text, line, e.message()),
+            message: e.message().trim().to_string(),
+        }
+    };
+    let table: toml::Table = toml::from_str(&text).map_err(located)?;
+    // Deserializing the text itself (not the table) keeps the spans for type errors.
+    toml::from_str::<Config>(&text).map_err(located)?;
+    Ok(table)
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+/// The dotted key on `line` (1-based), prefixed by the table header above it.
+fn key_at(text: &str, line: usize, message: &str) -> String {
+    // serde names unknown fields itself: "unknown field `x`, expected ...".
+    if let Some(rest) = message.split("unknown field `").nth(1)
+        && let Some(name) = rest.split('`').next()
+    {
+        return name.to_string();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(current) = lines.get(line.saturating_sub(1)) else {
+        return "?".into();
+    };
+    let Some((key, _)) = current.split_once('=') else {
+        return "?".into();
+    };
+    let key = key.trim().trim_matches('"').to_string();
+    let header = lines[..line.saturating_sub(1)].iter().rev().find_map(|l| {
+        let l = l.trim();
+        (l.starts_with('[') && l.ends_with(']')).then(|| l.trim_matches(['[', ']']).to_string())
+    });
+    match header {
+        Some(h) => format!("{h}.{key}"),
+        None => key,
+    }
+}
+
+/// Overlay `from` onto `into`, table by table.
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+fn leaf_keys(table: &toml::Table, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(t) => keys.extend(leaf_keys(t, &path)),
+            _ => keys.push(path),
+        }
+    }
+    keys
+}
+
+/// Set a dotted key from an override's text, typed like the default value of that key.
+fn set_key(table: &mut toml::Table, key: &str, raw: &str, origin: &str) -> Result<(), ConfigError> {
+    let err = |message: String| ConfigError::Override {
+        origin: origin.to_string(),
+        key: key.to_string(),
+        message,
+    };
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or(key);
+    let mut cursor = table;
+    for part in parts {
+        cursor = match cursor.get_mut(part) {
+            Some(toml::Value::Table(t)) => t,
+            _ => return Err(err("not a table".into())),
+        };
+    }
+    let value = match cursor.get(last) {
+        Some(toml::Value::String(_)) | None => toml::Value::String(raw.to_string()),
+        Some(toml::Value::Integer(_)) => raw
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| err(format!("expected an integer, got `{raw}`")))?,
+        Some(toml::Value::Float(_)) => raw
+            .trim()
+            .parse::<f64>()
+            .map(toml::Value::Float)
+            .map_err(|_| err(format!("expected a number, got `{raw}`")))?,
+        Some(toml::Value::Boolean(_)) => raw
+            .trim()
+            .parse::<bool>()
+            .map(toml::Value::Boolean)
+            .map_err(|_| err(format!("expected true or false, got `{raw}`")))?,
+        Some(_) => {
+            // Arrays and inline tables: the override is written as a TOML value.
+            let doc: toml::Table = toml::from_str(&format!("v = {raw}"))
+                .map_err(|e| err(format!("expected a TOML value: {}", e.message())))?;
+            doc.get("v")
+                .cloned()
+                .unwrap_or(toml::Value::String(raw.into()))
+        }
+    };
+    cursor.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn precedence_flag_over_env_over_file_over_default() {
+        let file =
+            write("node-name = \"from-file\"\nlisten = \"127.0.0.1:7000\"\nlog = \"warn\"\n");
+        let env = vec![
+            ("AOCU_NODE_NAME".to_string(), "from-env".to_string()),
+            ("AOCU_LISTEN".to_string(), "127.0.0.1:7001".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let flags = vec![("listen".to_string(), "127.0.0.1:7002".to_string())];
+        let loaded = load(Some(file.path()), env, &flags).unwrap();
+        let c = loaded.config;
+        assert_eq!(c.listen.port(), 7002);
+        assert_eq!(c.node_name, "from-env");
+        assert_eq!(c.log, "warn");
+        assert_eq!(
+            c.gpu_discovery_timeout_ms,
+            Config::default().gpu_discovery_timeout_ms
+        );
+    }
+
+    #[test]
+    fn bad_type_names_key_and_line() {
+        let file = write("log = \"info\"\n\ngpu-discovery-timeout-ms = \"soon\"\n");
+        let err = load(Some(file.path()), vec![], &[]).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ConfigError::File { line: 3, .. }), "{text}");
+        assert!(text.contains("gpu-discovery-timeout-ms"), "{text}");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let file = write("listen = \"127.0.0.1:1\"\nlisten-port = 9\n");
+        let text = load(Some(file.path()), vec![], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains(":2:") && text.contains("listen-port"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let file = write("log = \"info\"\nlisten = \n");
+        let err = load(Some(file.path()), vec![], &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::File { line: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn bad_overrides_are_named() {
+        let env = vec![("AOCU_GPU_DISCOVERY_TIMEOUT_MS".to_string(), "x".to_string())];
+        let text = load(None, env, &[]).unwrap_err().to_string();
+        assert!(text.contains("AOCU_GPU_DISCOVERY_TIMEOUT_MS"), "{text}");
+        let flags = vec![("no-such-key".to_string(), "1".to_string())];
+        let text = load(None, vec![], &flags).unwrap_err().to_string();
+        assert!(text.contains("no-such-key"), "{text}");
+        let flags = vec![("listen".to_string(), "not-an-address".to_string())];
+        assert!(load(None, vec![], &flags).is_err());
+    }
+
+    #[test]
+    fn env_names() {
+        assert_eq!(env_name("state-dir"), "AOCU_STATE_DIR");
+        assert_eq!(env_name("limits.max-memory"), "AOCU_LIMITS_MAX_MEMORY");
+        assert!(keys().contains(&"listen".to_string()));
+    }
+}

@@ -1,0 +1,75 @@
+//! `~meta@1.0`: the node describes itself — hardware, identity, profile, prices, metering.
+//!
+//! Modelled on the AO-Core node software's meta device: `GET /~meta@1.0/info` is the node
+//! message (lower-case, hyphenated keys), `GET /~meta@1.0/info/<key>/<key>...` one value inside
+//! it, `GET /~meta@1.0/build` the build facts.
+
+use serde_json::{Value, json};
+
+use super::NodeState;
+use super::response::{ApiError, HttpResponse, json as json_response};
+
+/// Devices this node offers, in AO-Core's `name@version` form.
+pub const DEVICES: &[&str] = &["meta@1.0"];
+
+/// The node message as of now.
+pub fn node_message(state: &NodeState) -> Value {
+    let profile = state.profile.as_ref();
+    json!({
+        "node": state.identity.section(),
+        "hardware": state.hardware,
+        "profile": profile.map(|m| json!({
+            "name": m.profile.name,
+            "description": m.profile.description,
+            "source": m.source,
+            "reasons": m.reasons,
+            "capacity": m.profile.capacity,
+        })),
+        "price": profile.map(|m| &m.profile.price),
+        "metering": Value::Null,
+        "devices": DEVICES,
+    })
+}
+
+/// Handle `GET /~meta@1.0/<rest>` where `rest` is the path after the device name.
+pub fn get(state: &NodeState, rest: &[&str]) -> Result<HttpResponse, ApiError> {
+    match rest {
+        ["info"] => Ok(json_response(&node_message(state))),
+        ["info", keys @ ..] => {
+            let message = node_message(state);
+            let value = lookup(&message, keys).ok_or_else(|| {
+                ApiError::not_found(format!("no key `{}` in the node message", keys.join("/")))
+            })?;
+            Ok(json_response(value))
+        }
+        ["build"] => Ok(json_response(&crate::node::build_info())),
+        _ => Err(ApiError::not_found(format!(
+            "~meta@1.0 has no path /{}; try /~meta@1.0/info or /~meta@1.0/build",
+            rest.join("/")
+        ))),
+    }
+}
+
+/// Follow `keys` into a JSON value: object keys by name, array elements by index.
+pub fn lookup<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().try_fold(value, |v, key| match v {
+        Value::Object(map) => map.get(*key),
+        Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_follows_objects_and_arrays() {
+        let v = json!({"a": {"b": [10, {"c": true}]}});
+        assert_eq!(lookup(&v, &["a", "b", "0"]), Some(&json!(10)));
+        assert_eq!(lookup(&v, &["a", "b", "1", "c"]), Some(&json!(true)));
+        assert_eq!(lookup(&v, &["a", "x"]), None);
+        assert_eq!(lookup(&v, &["a", "b", "9"]), None);
+        assert_eq!(lookup(&v, &[]), Some(&v));
+    }
+}

@@ -1,0 +1,182 @@
+//! The HTTP server: tokio + hyper, one task per connection, graceful shutdown.
+//!
+//! [`route`] maps a request to its handler. Every handler runs in its own task so that a bug
+//! in one request becomes a 500 answer instead of a dropped connection.
+
+pub mod meta;
+pub mod response;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::hw::Hardware;
+use crate::hw::profile::Match;
+use crate::node::NodeIdentity;
+pub use response::{ApiError, HttpResponse};
+
+/// How long open connections may take to finish after shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What every handler can see: the node's identity, hardware and matched profile.
+#[derive(Debug)]
+pub struct NodeState {
+    /// Name, version, listen address, start time.
+    pub identity: NodeIdentity,
+    /// Discovered hardware (taken once at start).
+    pub hardware: Hardware,
+    /// The hardware profile that matched, if any.
+    pub profile: Option<Match>,
+}
+
+/// Serve HTTP on `listener` until `shutdown` completes, then let open requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<NodeState>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let state = state.clone();
+                    let service = service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(handle(state, req).await) }
+                    });
+                    let conn = http1::Builder::new()
+                        .header_read_timeout(Duration::from_secs(30))
+                        .serve_connection(TokioIo::new(stream), service);
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing anyway");
+        }
+    }
+}
+
+/// Run the router in its own task so that a panic answers 500 instead of dropping the socket.
+async fn handle(state: Arc<NodeState>, req: Request<Incoming>) -> HttpResponse {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = match tokio::spawn(async move { route(&state, req).await }).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => error.into_response(),
+        Err(join_error) => {
+            tracing::error!(%method, %path, error = %join_error, "handler failed");
+            ApiError::internal("the handler failed; the node logged the details").into_response()
+        }
+    };
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    response
+}
+
+/// Map a request to its handler.
+pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
+    let segments = path_segments(req.uri().path())?;
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match segments.as_slice() {
+        ["~meta@1.0", rest @ ..] => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            meta::get(state, rest)
+        }
+        ["healthcheck"] => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            Ok(response::json(&serde_json::json!({ "status": "ok" })))
+        }
+        _ => Err(ApiError::not_found(format!(
+            "no route for {} {}",
+            req.method(),
+            req.uri().path()
+        ))),
+    }
+}
+
+fn require_method(
+    req: &Request<Incoming>,
+    allowed: &[Method],
+    allow_header: &'static str,
+) -> Result<(), ApiError> {
+    if allowed.contains(req.method()) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(allow_header))
+    }
+}
+
+/// Split a path into percent-decoded segments, ignoring empty ones (`//a/` is `["a"]`).
+pub fn path_segments(path: &str) -> Result<Vec<String>, ApiError> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_decode(s).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "path segment `{s}` is not valid percent-encoded UTF-8"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Decode `%XX` escapes; `None` for a broken escape or non-UTF-8 result.
+pub fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_decoded() {
+        assert_eq!(
+            path_segments("/%7Emeta%401.0//info/").unwrap(),
+            vec!["~meta@1.0", "info"]
+        );
+        assert!(path_segments("/%zz").is_err());
+        assert!(path_segments("/%ff").is_err());
+        assert!(path_segments("/%4").is_err());
+    }
+}

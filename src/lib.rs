@@ -1,0 +1,11 @@
+//! aocu — a hardware-aware Compute Unit for AO.
+//!
+//! The crate is split one module per concept (see `DESIGN.md` in the shared folder):
+//! [`hw`] discovers the machine, [`config`] loads the node configuration, [`http`] serves
+//! `~meta@1.0` and the AO APIs, [`node`] holds the node's identity, [`cli`] is the command line.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod hw;
+pub mod node;
