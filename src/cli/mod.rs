@@ -102,8 +102,15 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 
 /// Start `tracing` output on stderr with the configured filter (`RUST_LOG` wins).
 pub fn init_logging(filter: &str) {
+    // GL adapter probing logs EGL failures as errors on every machine without a GL driver;
+    // discovery reports what it found itself, so those lines are noise unless asked for.
+    let filter = if filter.contains("wgpu_hal") {
+        filter.to_string()
+    } else {
+        format!("{filter},wgpu_hal::gles=off")
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

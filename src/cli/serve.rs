@@ -62,39 +62,59 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             hardware,
             profile,
         });
+        let shutdown = shutdown_signal()?;
         // The first line on stdout is the address: scripts and tests read it (port 0).
         println!("aocu listening on http://{addr}");
         tracing::info!(%addr, profile = state.profile.as_ref().map(|m| m.profile.name.as_str()), "node started");
         notify_systemd("READY=1");
-        http::serve(listener, state, shutdown_signal()).await;
+        if let Some(interval) = watchdog_interval() {
+            // Ping from the runtime itself: a wedged runtime stops pinging and systemd restarts us.
+            tokio::spawn(async move {
+                loop {
+                    notify_systemd("WATCHDOG=1");
+                    tokio::time::sleep(interval).await;
+                }
+            });
+        }
+        http::serve(listener, state, shutdown).await;
         notify_systemd("STOPPING=1");
         tracing::info!("node stopped");
         Ok(Outcome::Success)
     })
 }
 
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// A future that completes on SIGTERM or SIGINT. The handlers are installed before this
+/// returns, so a signal sent right after the address line is printed is not lost.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT: shutting down"),
-        () = term => tracing::info!("SIGTERM: shutting down"),
+        })
     }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("Ctrl-C: shutting down");
+        })
+    }
+}
+
+/// Half of systemd's `WatchdogSec=` (passed as `WATCHDOG_USEC`), when it is for this process.
+fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    let for_us = std::env::var("WATCHDOG_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_none_or(|pid| pid == std::process::id());
+    (for_us && usec > 0).then(|| Duration::from_micros(usec / 2))
 }
 
 /// Tell systemd (`Type=notify`) about our state, when started by it.

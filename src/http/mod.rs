@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
@@ -56,6 +56,7 @@ pub async fn serve(
                         async move { Ok::<_, Infallible>(handle(state, req).await) }
                     });
                     let conn = http1::Builder::new()
+                        .timer(TokioTimer::new())
                         .header_read_timeout(Duration::from_secs(30))
                         .serve_connection(TokioIo::new(stream), service);
                     let conn = graceful.watch(conn);

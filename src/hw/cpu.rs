@@ -166,12 +166,12 @@ fn vendor_and_model() -> (Option<String>, Option<String>) {
     };
     let mut vendor = field("vendor_id").or_else(|| field("CPU implementer").map(arm_implementer));
     let mut model = field("model name").or_else(|| field("Model"));
-    if vendor.is_none() || model.is_none() {
-        if let Some((cpu_vendor, brand, _)) = first_cpu(sysinfo::CpuRefreshKind::nothing()) {
-            let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
-            vendor = vendor.or_else(|| non_empty(&cpu_vendor));
-            model = model.or_else(|| non_empty(&brand));
-        }
+    if (vendor.is_none() || model.is_none())
+        && let Some((cpu_vendor, brand, _)) = first_cpu(sysinfo::CpuRefreshKind::nothing())
+    {
+        let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        vendor = vendor.or_else(|| non_empty(&cpu_vendor));
+        model = model.or_else(|| non_empty(&brand));
     }
     (vendor, model)
 }
@@ -224,7 +224,8 @@ fn node_memory(path: &Path) -> Option<u64> {
 
 fn caches(sys_cpu: &Path, online: &BTreeSet<usize>) -> Vec<CacheInfo> {
     // (level, kind) -> (size, set of distinct sharing groups)
-    let mut found: BTreeMap<(u32, String), (u64, BTreeSet<Vec<usize>>)> = BTreeMap::new();
+    type SharingGroups = BTreeSet<Vec<usize>>;
+    let mut found: BTreeMap<(u32, String), (u64, SharingGroups)> = BTreeMap::new();
     for cpu in online {
         let cache_dir = sys_cpu.join(format!("cpu{cpu}/cache"));
         let Ok(entries) = std::fs::read_dir(&cache_dir) else {

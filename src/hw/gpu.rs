@@ -66,7 +66,7 @@ pub struct ComputeLimits {
 
 /// Enumerate adapters, giving up after `timeout`.
 pub fn discover(timeout: Duration) -> GpuReport {
-    let backends = wgpu::Backends::all().with_env();
+    let backends = platform_backends().with_env() & platform_backends();
     let backends_searched = backend_names(backends);
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
@@ -186,6 +186,17 @@ pub fn vendor_name(id: u32) -> Option<&'static str> {
         0x1414 => "Microsoft",
         _ => return None,
     })
+}
+
+/// The backends wgpu has on this platform (so reports don't list Metal on Linux).
+fn platform_backends() -> wgpu::Backends {
+    if cfg!(target_vendor = "apple") {
+        wgpu::Backends::METAL | wgpu::Backends::GL
+    } else if cfg!(windows) {
+        wgpu::Backends::VULKAN | wgpu::Backends::DX12 | wgpu::Backends::GL
+    } else {
+        wgpu::Backends::VULKAN | wgpu::Backends::GL
+    }
 }
 
 fn backend_names(backends: wgpu::Backends) -> Vec<String> {

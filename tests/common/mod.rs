@@ -1,0 +1,140 @@
+//! Helpers shared by the integration tests: run the real `aocu` binary, start `aocu serve` on a
+//! free port, and speak plain HTTP/1.1 to it over TCP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Path of the `aocu` binary built for these tests.
+pub fn aocu_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_aocu")
+}
+
+/// A `Command` for the binary with no config file and no inherited AOCU_* overrides.
+pub fn aocu() -> Command {
+    let mut cmd = Command::new(aocu_bin());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AOCU_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// A running `aocu serve`, killed on drop.
+pub struct Server {
+    /// The child process.
+    pub child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state directory (removed on drop).
+    pub state_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Start `aocu serve` on 127.0.0.1:0 with extra arguments and wait for its address line.
+    pub fn start(extra: &[&str]) -> Server {
+        let state_dir = tempfile::tempdir().expect("temp dir");
+        let mut child = aocu()
+            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(state_dir.path())
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start aocu serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read address line");
+        let addr = line
+            .trim()
+            .strip_prefix("aocu listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .parse()
+            .expect("address");
+        Server {
+            child,
+            addr,
+            state_dir,
+        }
+    }
+
+    /// Send `request` bytes as they are and return the raw response.
+    pub fn raw(&self, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        stream.write_all(request).expect("write");
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// `METHOD path` with `Connection: close`; returns (status, body).
+    pub fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        let raw = self.raw(&req);
+        parse_response(&raw)
+    }
+
+    /// GET a path and parse the JSON body; panics on a non-JSON answer.
+    pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.request("GET", path, b"");
+        let json = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("GET {path}: body is not JSON ({e}): {body}"));
+        (status, json)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Split a raw HTTP/1.1 response into status and body (handles chunked encoding).
+pub fn parse_response(raw: &str) -> (u16, String) {
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {raw:?}"));
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}

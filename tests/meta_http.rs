@@ -1,0 +1,88 @@
+//! `aocu serve` over real HTTP: `~meta@1.0/info`, sub-keys, 404/405 and malformed requests.
+
+mod common;
+
+use common::Server;
+
+#[test]
+fn meta_info_and_sub_keys() {
+    let server = Server::start(&["--set", "node-name=test-node"]);
+    let (status, info) = server.get_json("/~meta@1.0/info");
+    assert_eq!(status, 200);
+    assert_eq!(info["node"]["name"], "test-node");
+    assert_eq!(info["node"]["listen"], server.addr.to_string());
+    assert_eq!(info["node"]["version"], env!("CARGO_PKG_VERSION"));
+    let logical = info["hardware"]["cpu"]["logical-cpus"].as_u64().unwrap();
+    assert!(logical >= 1);
+    assert!(info["hardware"]["memory"]["total-bytes"].as_u64().unwrap() > 0);
+    assert!(info["hardware"]["gpu"]["adapters"].is_array());
+    assert!(info["profile"]["name"].is_string(), "{info}");
+    assert!(info.get("price").is_some() && info.get("metering").is_some());
+    assert!(
+        info["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == "meta@1.0")
+    );
+
+    let (status, cores) = server.get_json("/~meta@1.0/info/hardware/cpu/physical-cores");
+    assert_eq!(status, 200);
+    assert_eq!(cores, info["hardware"]["cpu"]["physical-cores"]);
+    // Percent-encoded device names reach the same handler.
+    let (status, cpus) = server.get_json("/%7Emeta%401.0/info/hardware/cpu/logical-cpus");
+    assert_eq!((status, cpus.as_u64()), (200, Some(logical)));
+    let (status, build) = server.get_json("/~meta@1.0/build");
+    assert_eq!(status, 200);
+    assert_eq!(build["node"], "aocu");
+}
+
+#[test]
+fn unknown_paths_methods_and_garbage() {
+    let server = Server::start(&[]);
+    let (status, body) = server.get_json("/~meta@1.0/info/hardware/no-such-key");
+    assert_eq!(status, 404);
+    assert_eq!(body["kind"], "not-found");
+    assert!(body["error"].as_str().unwrap().contains("no-such-key"));
+
+    let (status, body) = server.get_json("/nowhere/at/all");
+    assert_eq!((status, body["kind"].as_str()), (404, Some("not-found")));
+
+    let (status, body) = server.request("POST", "/~meta@1.0/info", b"{}");
+    assert_eq!(status, 405);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["kind"], "method-not-allowed");
+    let raw =
+        server.raw(b"DELETE /~meta@1.0/info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(
+        raw.to_ascii_lowercase().contains("allow: get, head"),
+        "{raw}"
+    );
+
+    let (status, _) = server.get_json("/%zz");
+    assert_eq!(status, 400);
+
+    // A request that is not HTTP at all gets a 400 and the server keeps serving.
+    let raw = server.raw(b"\x00\x01 this is not http\r\n\r\n");
+    assert!(raw.starts_with("HTTP/1.1 400"), "{raw:?}");
+    let (status, _) = server.get_json("/healthcheck");
+    assert_eq!(status, 200);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let mut server = Server::start(&[]);
+    let pid = server.child.id() as i32;
+    // SAFETY: kill(2) with a valid pid of our own child and a standard signal.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
