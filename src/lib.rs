@@ -10,3 +10,4 @@ pub mod hash;
 pub mod http;
 pub mod hw;
 pub mod node;
+pub mod store;

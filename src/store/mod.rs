@@ -1,0 +1,408 @@
+//! Durable state in an embedded database (redb): modules, processes, scheduled messages with
+//! their assignments, results per slot, checkpoints and metering totals.
+//!
+//! One file, `aocu.redb`, under the state directory. Every write is one transaction committed
+//! with immediate durability before the caller acknowledges anything: an acknowledged message
+//! survives `kill -9`. Records are JSON (serde) so that they stay readable and evolvable;
+//! module bytes, raw data items and checkpoints are stored as they are.
+
+mod records;
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+pub use records::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, StoredResult, Tag};
+
+/// module id → module record (JSON).
+const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
+/// module id → wasm bytes.
+const MODULE_BYTES: TableDefinition<&str, &[u8]> = TableDefinition::new("module_bytes");
+/// process id → process record (JSON).
+const PROCESSES: TableDefinition<&str, &[u8]> = TableDefinition::new("processes");
+/// (process id, slot) → scheduled message (JSON: assignment + message fields).
+const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
+/// (process id, slot) → the raw signed data item, when the message came as one.
+const ITEMS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("items");
+/// message id → (process id, slot): a message may be assigned to several processes.
+const MESSAGE_INDEX: TableDefinition<(&str, &str), u64> = TableDefinition::new("message_index");
+/// (process id, slot) → result (JSON).
+const RESULTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("results");
+/// (process id, slot) → checkpoint bytes (format owned by the runtime).
+const CHECKPOINTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("checkpoints");
+/// metering key → JSON totals.
+const METERING: TableDefinition<&str, &[u8]> = TableDefinition::new("metering");
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened (locked by another process, corrupt, no permission).
+    #[error("cannot open the state database {path}: {message}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// redb's explanation.
+        message: String,
+    },
+    /// A read or write failed inside redb.
+    #[error("state database: {0}")]
+    Database(String),
+    /// A stored record does not decode (written by an incompatible version, or corrupt).
+    #[error("state database record {what} is corrupt: {message}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// The decoding error.
+        message: String,
+    },
+    /// The caller's precondition does not hold (the slot to append is not the next one, ...).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> StoreError {
+                StoreError::Database(e.to_string())
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// The node's durable state.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Open (or create) the database under `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        let path = state_dir.join("aocu.redb");
+        let open_err = |message: String| StoreError::Open {
+            path: path.clone(),
+            message,
+        };
+        std::fs::create_dir_all(state_dir).map_err(|e| open_err(e.to_string()))?;
+        let db = Database::create(&path).map_err(|e| open_err(e.to_string()))?;
+        let store = Store { db, path };
+        store.create_tables()?;
+        Ok(store)
+    }
+
+    /// Where the database file lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn create_tables(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(MODULES)?;
+        txn.open_table(MODULE_BYTES)?;
+        txn.open_table(PROCESSES)?;
+        txn.open_table(MESSAGES)?;
+        txn.open_table(ITEMS)?;
+        txn.open_table(MESSAGE_INDEX)?;
+        txn.open_table(RESULTS)?;
+        txn.open_table(CHECKPOINTS)?;
+        txn.open_table(METERING)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    // ---- modules ----
+
+    /// Store a module and its record (idempotent: the same ID overwrites with the same bytes).
+    pub fn put_module(&self, record: &ModuleRecord, bytes: &[u8]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            txn.open_table(MODULES)?
+                .insert(record.id.as_str(), encode(record).as_slice())?;
+            txn.open_table(MODULE_BYTES)?
+                .insert(record.id.as_str(), bytes)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// A module's record.
+    pub fn module(&self, id: &str) -> Result<Option<ModuleRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MODULES)?;
+        let value = table.get(id)?;
+        value
+            .map(|v| decode(v.value(), &format!("module {id}")))
+            .transpose()
+    }
+
+    /// A module's wasm bytes.
+    pub fn module_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MODULE_BYTES)?;
+        Ok(table.get(id)?.map(|v| v.value().to_vec()))
+    }
+
+    // ---- processes and their schedule ----
+
+    /// A process record.
+    pub fn process(&self, id: &str) -> Result<Option<ProcessRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PROCESSES)?;
+        let value = table.get(id)?;
+        value
+            .map(|v| decode(v.value(), &format!("process {id}")))
+            .transpose()
+    }
+
+    /// All process IDs.
+    pub fn process_ids(&self) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PROCESSES)?;
+        let mut ids = Vec::new();
+        for entry in table.iter()? {
+            let (key, _) = entry?;
+            ids.push(key.value().to_string());
+        }
+        Ok(ids)
+    }
+
+    /// Append one message to a process' schedule in one durable transaction.
+    ///
+    /// `assign` sees the current process record (`None` for a spawn) and returns the updated
+    /// record and the message to store at `record.next_slot - 1`. Concurrent appends to the same
+    /// database are serialized by redb's single writer, so slots never collide.
+    pub fn append<F>(
+        &self,
+        process_id: &str,
+        raw_item: Option<&[u8]>,
+        assign: F,
+    ) -> Result<ScheduledMessage, StoreError>
+    where
+        F: FnOnce(Option<ProcessRecord>) -> Result<(ProcessRecord, ScheduledMessage), StoreError>,
+    {
+        let txn = self.db.begin_write()?;
+        let message = {
+            let mut processes = txn.open_table(PROCESSES)?;
+            let current = processes
+                .get(process_id)?
+                .map(|v| decode::<ProcessRecord>(v.value(), &format!("process {process_id}")))
+                .transpose()?;
+            let (record, message) = assign(current)?;
+            let slot = message.assignment.slot;
+            if record.next_slot != slot + 1 {
+                return Err(StoreError::Conflict(format!(
+                    "slot {slot} is not the last one of process {process_id}"
+                )));
+            }
+            processes.insert(process_id, encode(&record).as_slice())?;
+            txn.open_table(MESSAGES)?
+                .insert((process_id, slot), encode(&message).as_slice())?;
+            txn.open_table(MESSAGE_INDEX)?
+                .insert((message.id.as_str(), process_id), slot)?;
+            if let Some(raw) = raw_item {
+                txn.open_table(ITEMS)?.insert((process_id, slot), raw)?;
+            }
+            message
+        };
+        txn.commit()?;
+        Ok(message)
+    }
+
+    /// Messages of a process with slots in `from..=to`, at most `limit`, in slot order.
+    pub fn messages(
+        &self,
+        process_id: &str,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<ScheduledMessage>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MESSAGES)?;
+        let mut out = Vec::new();
+        if from > to {
+            return Ok(out);
+        }
+        for entry in table
+            .range((process_id, from)..=(process_id, to))?
+            .take(limit)
+        {
+            let (key, value) = entry?;
+            let (_, slot) = key.value();
+            out.push(decode(
+                value.value(),
+                &format!("message {process_id}/{slot}"),
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// The raw data item stored at a slot, when the message came signed.
+    pub fn item(&self, process_id: &str, slot: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ITEMS)?;
+        Ok(table.get((process_id, slot))?.map(|v| v.value().to_vec()))
+    }
+
+    /// The slot a message was assigned in a process.
+    pub fn slot_of(&self, message_id: &str, process_id: &str) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MESSAGE_INDEX)?;
+        Ok(table.get((message_id, process_id))?.map(|v| v.value()))
+    }
+
+    // ---- results ----
+
+    /// Store the result of a slot.
+    pub fn put_result(
+        &self,
+        process_id: &str,
+        slot: u64,
+        result: &StoredResult,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(RESULTS)?
+            .insert((process_id, slot), encode(result).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The result of a slot, when evaluated.
+    pub fn result(&self, process_id: &str, slot: u64) -> Result<Option<StoredResult>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(RESULTS)?;
+        let value = table.get((process_id, slot))?;
+        value
+            .map(|v| decode(v.value(), &format!("result {process_id}/{slot}")))
+            .transpose()
+    }
+
+    /// Results with slots in `from..=to`, ascending, at most `limit`.
+    pub fn results(
+        &self,
+        process_id: &str,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, StoredResult)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(RESULTS)?;
+        let mut out = Vec::new();
+        if from > to {
+            return Ok(out);
+        }
+        for entry in table
+            .range((process_id, from)..=(process_id, to))?
+            .take(limit)
+        {
+            let (key, value) = entry?;
+            let (_, slot) = key.value();
+            out.push((
+                slot,
+                decode(value.value(), &format!("result {process_id}/{slot}"))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    // ---- checkpoints ----
+
+    /// Store a checkpoint taken after `slot`, and drop older ones of the process.
+    pub fn put_checkpoint(
+        &self,
+        process_id: &str,
+        slot: u64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(CHECKPOINTS)?;
+            let older: Vec<u64> = table
+                .range((process_id, 0)..(process_id, slot))?
+                .map(|e| e.map(|(k, _)| k.value().1))
+                .collect::<Result<_, _>>()?;
+            for s in older {
+                table.remove((process_id, s))?;
+            }
+            table.insert((process_id, slot), bytes)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The newest checkpoint of a process at or before `slot`: (slot, bytes).
+    pub fn latest_checkpoint(
+        &self,
+        process_id: &str,
+        at_most: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(CHECKPOINTS)?;
+        let last = table
+            .range((process_id, 0)..=(process_id, at_most))?
+            .next_back();
+        match last {
+            Some(entry) => {
+                let (key, value) = entry?;
+                Ok(Some((key.value().1, value.value().to_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Remove a checkpoint (found corrupt).
+    pub fn remove_checkpoint(&self, process_id: &str, slot: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(CHECKPOINTS)?.remove((process_id, slot))?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    // ---- metering ----
+
+    /// Store metering totals under `key` (JSON).
+    pub fn put_metering(&self, key: &str, totals: &serde_json::Value) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(METERING)?
+            .insert(key, encode(totals).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Metering totals under `key`.
+    pub fn metering(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(METERING)?;
+        let value = table.get(key)?;
+        value
+            .map(|v| decode(v.value(), &format!("metering {key}")))
+            .transpose()
+    }
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Records are plain data (strings, numbers, maps): serialization cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what: what.to_string(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+use super::*;
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn process(next_slot: u64) -> ProcessRecord {
+    ProcessRecord {
+        id: "P".repeat(43),
+        owner: "O".repeat(43),
+        module: "M".repeat(43),
+        scheduler: "S".repeat(43),
+        tags: vec![Tag {
+            name: "Type".into(),
+            value: "Process".into(),
+        }],
+        next_slot,
+        last_message_id: format!("msg-{}", next_slot.saturating_sub(1)),
+        last_hash_chain: String::new(),
+        last_timestamp: 1000 + next_slot,
+    }
+}
+
+fn message(slot: u64) -> ScheduledMessage {
+    ScheduledMessage {
+        id: format!("msg-{slot}"),
+        assignment: Assignment {
+            process: "P".repeat(43),
+            slot,
+            epoch: 0,
+            timestamp: 1000 + slot,
+            block_height: 1,
+            hash_chain: format!("link-{slot}"),
+        },
+        message: serde_json::json!({ "Data": format!("data {slot}") }),
+    }
+}
+
+fn append(store: &Store, slot: u64) -> Result<ScheduledMessage, StoreError> {
+    let pid = "P".repeat(43);
+    store.append(&pid, Some(format!("raw {slot}").as_bytes()), |current| {
+        assert_eq!(current.map(|p| p.next_slot).unwrap_or(0), slot);
+        Ok((process(slot + 1), message(slot)))
+    })
+}
+
+#[test]
+fn schedule_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid = "P".repeat(43);
+    {
+        let store = Store::open(dir.path()).unwrap();
+        for slot in 0..5 {
+            append(&store, slot).unwrap();
+        }
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.process(&pid).unwrap().unwrap().next_slot, 5);
+    let page = store.messages(&pid, 1, 3, 10).unwrap();
+    assert_eq!(
+        page.iter().map(|m| m.assignment.slot).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(store.messages(&pid, 0, 100, 2).unwrap().len(), 2);
+    assert_eq!(store.slot_of("msg-4", &pid).unwrap(), Some(4));
+    assert_eq!(store.item(&pid, 2).unwrap().as_deref(), Some(&b"raw 2"[..]));
+    assert_eq!(store.process_ids().unwrap(), vec![pid]);
+}
+
+#[test]
+fn a_failed_append_writes_nothing() {
+    let (_dir, store) = store();
+    let pid = "P".repeat(43);
+    append(&store, 0).unwrap();
+    let err = store
+        .append(&pid, Some(b"x"), |_| {
+            Err(StoreError::Conflict("refused".into()))
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("refused"));
+    // A record whose next slot does not follow the message is refused too.
+    let err = store
+        .append(&pid, None, |_| Ok((process(7), message(1))))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(store.process(&pid).unwrap().unwrap().next_slot, 1);
+    assert_eq!(store.messages(&pid, 0, 10, 10).unwrap().len(), 1);
+    assert_eq!(store.item(&pid, 1).unwrap(), None);
+}
+
+#[test]
+fn results_checkpoints_and_modules() {
+    let (_dir, store) = store();
+    let pid = "P".repeat(43);
+    for slot in 0..3 {
+        let result = StoredResult {
+            message_id: format!("msg-{slot}"),
+            result: serde_json::json!({ "Output": slot }),
+        };
+        store.put_result(&pid, slot, &result).unwrap();
+    }
+    assert_eq!(store.result(&pid, 1).unwrap().unwrap().message_id, "msg-1");
+    assert_eq!(store.results(&pid, 1, 9, 9).unwrap().len(), 2);
+    assert_eq!(store.result(&pid, 9).unwrap(), None);
+
+    store.put_checkpoint(&pid, 10, b"ten").unwrap();
+    store.put_checkpoint(&pid, 20, b"twenty").unwrap();
+    assert_eq!(
+        store.latest_checkpoint(&pid, 15).unwrap(),
+        None,
+        "older ones are dropped"
+    );
+    assert_eq!(
+        store.latest_checkpoint(&pid, 25).unwrap(),
+        Some((20, b"twenty".to_vec()))
+    );
+    store.remove_checkpoint(&pid, 20).unwrap();
+    assert_eq!(store.latest_checkpoint(&pid, 25).unwrap(), None);
+
+    let module = ModuleRecord {
+        id: "M".repeat(43),
+        owner: None,
+        tags: vec![],
+        size: 4,
+        added_at_ms: 1,
+    };
+    store.put_module(&module, b"\0asm").unwrap();
+    assert_eq!(store.module(&module.id).unwrap(), Some(module.clone()));
+    assert_eq!(store.module_bytes(&module.id).unwrap().unwrap(), b"\0asm");
+    assert_eq!(store.module("nope").unwrap(), None);
+}
+
+#[test]
+fn a_second_open_of_the_same_database_fails_clearly() {
+    let (dir, _store) = store();
+    let err = Store::open(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("aocu.redb"), "{err}");
+}
