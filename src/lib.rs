@@ -10,4 +10,5 @@ pub mod hash;
 pub mod http;
 pub mod hw;
 pub mod node;
+pub mod sched;
 pub mod store;

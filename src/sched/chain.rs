@@ -1,0 +1,76 @@
+//! The Scheduler Unit hash chain, exactly as AO's legacy SU computes it.
+//!
+//! First entry of a process (its spawn): `b64url(SHA-256(raw(process_id)))`.
+//! Entry n: `b64url(SHA-256(raw(id_{n-1}) ‖ raw(Hash-Chain_{n-1})))`, where `raw()` is the
+//! 32 bytes behind a 43-character base64url ID.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest as _, Sha256};
+
+/// An ID or link is not 43 characters of base64url encoding 32 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a 43-character base64url ID of 32 bytes")]
+pub struct BadId {
+    /// The offending text.
+    pub value: String,
+}
+
+/// The 32 bytes behind a 43-character base64url ID.
+pub fn raw_id(id: &str) -> Result<[u8; 32], BadId> {
+    let bad = || BadId {
+        value: id.to_string(),
+    };
+    if id.len() != 43 {
+        return Err(bad());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(id).map_err(|_| bad())?;
+    bytes.try_into().map_err(|_| bad())
+}
+
+/// Encode 32 bytes as a 43-character base64url ID.
+pub fn encode_id(bytes: &[u8; 32]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The link of a process' first entry.
+pub fn first_link(process_id: &str) -> Result<String, BadId> {
+    let digest: [u8; 32] = Sha256::digest(raw_id(process_id)?).into();
+    Ok(encode_id(&digest))
+}
+
+/// The link of the entry after the one with `prev_id` and `prev_link`.
+pub fn next_link(prev_id: &str, prev_link: &str) -> Result<String, BadId> {
+    let mut hasher = Sha256::new();
+    hasher.update(raw_id(prev_id)?);
+    hasher.update(raw_id(prev_link)?);
+    let digest: [u8; 32] = hasher.finalize().into();
+    Ok(encode_id(&digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_follow_the_formula() {
+        let pid = encode_id(&[7u8; 32]);
+        let first = first_link(&pid).unwrap();
+        let expected: [u8; 32] = Sha256::digest([7u8; 32]).into();
+        assert_eq!(raw_id(&first).unwrap(), expected);
+
+        let msg = encode_id(&[9u8; 32]);
+        let second = next_link(&msg, &first).unwrap();
+        let mut input = [9u8; 32].to_vec();
+        input.extend_from_slice(&expected);
+        let expected: [u8; 32] = Sha256::digest(&input).into();
+        assert_eq!(raw_id(&second).unwrap(), expected);
+    }
+
+    #[test]
+    fn bad_ids_are_refused() {
+        assert!(raw_id("short").is_err());
+        assert!(raw_id(&"!".repeat(43)).is_err());
+        assert!(first_link(&"A".repeat(44)).is_err());
+    }
+}
