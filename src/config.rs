@@ -31,6 +31,8 @@ pub struct Config {
     pub profiles_dir: PathBuf,
     /// Longest time GPU discovery may take, in milliseconds.
     pub gpu_discovery_timeout_ms: u64,
+    /// Largest HTTP request body accepted, in bytes.
+    pub max_body_bytes: u64,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             log: "info".to_string(),
             profiles_dir: PathBuf::from("/etc/aocu/hwprofiles"),
             gpu_discovery_timeout_ms: 10_000,
+            max_body_bytes: 10 * 1024 * 1024,
         }
     }
 }

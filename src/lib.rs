@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod cu;
 pub mod hash;
 pub mod http;
 pub mod hw;

@@ -121,6 +121,28 @@ pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResp
     }
 }
 
+/// Read a whole request body, refusing (413) one larger than `limit` bytes before reading it
+/// when `Content-Length` says so, and as soon as the streamed bytes pass the limit otherwise.
+pub async fn read_body(req: Request<Incoming>, limit: u64) -> Result<bytes::Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    let limited = http_body_util::Limited::new(req.into_body(), limit as usize);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(limit)),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "cannot read the request body: {e}"
+        ))),
+    }
+}
+
 fn require_method(
     req: &Request<Incoming>,
     allowed: &[Method],

@@ -53,6 +53,16 @@ impl ApiError {
         }
     }
 
+    /// 413 for a body over the configured limit.
+    pub fn too_large(limit: u64) -> ApiError {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            kind: "body-too-large",
+            message: format!("request body is larger than the limit of {limit} bytes"),
+            allow: None,
+        }
+    }
+
     /// 500 for a fault of the node itself.
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError {
