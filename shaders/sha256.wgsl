@@ -38,13 +38,23 @@ struct Msg {
 
 override WG: u32 = 64u;
 
-const K: array<u32, 64> = array<u32, 64>(
+// Round constants, a quarter per 16 rounds.
+const K0: array<u32, 16> = array<u32, 16>(
     0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
     0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
+);
+
+const K1: array<u32, 16> = array<u32, 16>(
     0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau,
     0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u, 0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u,
+);
+
+const K2: array<u32, 16> = array<u32, 16>(
     0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu, 0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u,
     0xa2bfe8a1u, 0xa81a664bu, 0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u,
+);
+
+const K3: array<u32, 16> = array<u32, 16>(
     0x19a4c116u, 0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
     0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u,
 );
@@ -61,47 +71,85 @@ fn bswap(x: u32) -> u32 {
     return (x << 24u) | ((x & 0xff00u) << 8u) | ((x >> 8u) & 0xff00u) | (x >> 24u);
 }
 
+fn small_s0(x: u32) -> u32 {
+    return rotr(x, 7u) ^ rotr(x, 18u) ^ (x >> 3u);
+}
+
+fn small_s1(x: u32) -> u32 {
+    return rotr(x, 17u) ^ rotr(x, 19u) ^ (x >> 10u);
+}
+
+// One round; `kw` is K[i] + W[i]. The working variables a..h are s[0]..s[7].
+fn step(s: array<u32, 8>, kw: u32) -> array<u32, 8> {
+    let big_s1 = rotr(s[4], 6u) ^ rotr(s[4], 11u) ^ rotr(s[4], 25u);
+    let ch = (s[4] & s[5]) ^ (~s[4] & s[6]);
+    let t1 = s[7] + big_s1 + ch + kw;
+    let big_s0 = rotr(s[0], 2u) ^ rotr(s[0], 13u) ^ rotr(s[0], 22u);
+    let maj = (s[0] & s[1]) ^ (s[0] & s[2]) ^ (s[1] & s[2]);
+    return array<u32, 8>(t1 + big_s0 + maj, s[0], s[1], s[2], s[3] + t1, s[4], s[5], s[6]);
+}
+
+// Rounds and schedule are written out, not looped: Mesa's llvmpipe/lavapipe stops any shader
+// loop after 65535 iterations per invocation, and a loop per round would cap one dispatch at
+// about 990 blocks. Unrolled, a block costs one loop iteration.
+
+// Sixteen rounds with constant indices.
+fn rounds16(s_in: array<u32, 8>, w: array<u32, 16>, k: array<u32, 16>) -> array<u32, 8> {
+    var s = s_in;
+    s = step(s, k[0] + w[0]);
+    s = step(s, k[1] + w[1]);
+    s = step(s, k[2] + w[2]);
+    s = step(s, k[3] + w[3]);
+    s = step(s, k[4] + w[4]);
+    s = step(s, k[5] + w[5]);
+    s = step(s, k[6] + w[6]);
+    s = step(s, k[7] + w[7]);
+    s = step(s, k[8] + w[8]);
+    s = step(s, k[9] + w[9]);
+    s = step(s, k[10] + w[10]);
+    s = step(s, k[11] + w[11]);
+    s = step(s, k[12] + w[12]);
+    s = step(s, k[13] + w[13]);
+    s = step(s, k[14] + w[14]);
+    s = step(s, k[15] + w[15]);
+    return s;
+}
+
+// The next 16 schedule words: W[i] = s1(W[i-2]) + W[i-7] + s0(W[i-15]) + W[i-16], where
+// `w` holds W[i-16..i) and `n` the words made so far.
+fn expand(w: array<u32, 16>) -> array<u32, 16> {
+    var n: array<u32, 16>;
+    n[0] = small_s1(w[14]) + w[9] + small_s0(w[1]) + w[0];
+    n[1] = small_s1(w[15]) + w[10] + small_s0(w[2]) + w[1];
+    n[2] = small_s1(n[0]) + w[11] + small_s0(w[3]) + w[2];
+    n[3] = small_s1(n[1]) + w[12] + small_s0(w[4]) + w[3];
+    n[4] = small_s1(n[2]) + w[13] + small_s0(w[5]) + w[4];
+    n[5] = small_s1(n[3]) + w[14] + small_s0(w[6]) + w[5];
+    n[6] = small_s1(n[4]) + w[15] + small_s0(w[7]) + w[6];
+    n[7] = small_s1(n[5]) + n[0] + small_s0(w[8]) + w[7];
+    n[8] = small_s1(n[6]) + n[1] + small_s0(w[9]) + w[8];
+    n[9] = small_s1(n[7]) + n[2] + small_s0(w[10]) + w[9];
+    n[10] = small_s1(n[8]) + n[3] + small_s0(w[11]) + w[10];
+    n[11] = small_s1(n[9]) + n[4] + small_s0(w[12]) + w[11];
+    n[12] = small_s1(n[10]) + n[5] + small_s0(w[13]) + w[12];
+    n[13] = small_s1(n[11]) + n[6] + small_s0(w[14]) + w[13];
+    n[14] = small_s1(n[12]) + n[7] + small_s0(w[15]) + w[14];
+    n[15] = small_s1(n[13]) + n[8] + small_s0(n[0]) + w[15];
+    return n;
+}
+
 fn compress(state: array<u32, 8>, block: array<u32, 16>) -> array<u32, 8> {
     var w = block;
-    var a = state[0];
-    var b = state[1];
-    var c = state[2];
-    var d = state[3];
-    var e = state[4];
-    var f = state[5];
-    var g = state[6];
-    var h = state[7];
-    for (var i = 0u; i < 64u; i = i + 1u) {
-        var wi: u32;
-        if (i < 16u) {
-            wi = w[i];
-        } else {
-            // The schedule kept as a 16-word ring: W[i-16] sits where W[i] goes.
-            let w15 = w[(i + 1u) & 15u];
-            let w2 = w[(i + 14u) & 15u];
-            let s0 = rotr(w15, 7u) ^ rotr(w15, 18u) ^ (w15 >> 3u);
-            let s1 = rotr(w2, 17u) ^ rotr(w2, 19u) ^ (w2 >> 10u);
-            wi = w[i & 15u] + s0 + w[(i + 9u) & 15u] + s1;
-            w[i & 15u] = wi;
-        }
-        let big_s1 = rotr(e, 6u) ^ rotr(e, 11u) ^ rotr(e, 25u);
-        let ch = (e & f) ^ (~e & g);
-        let t1 = h + big_s1 + ch + K[i] + wi;
-        let big_s0 = rotr(a, 2u) ^ rotr(a, 13u) ^ rotr(a, 22u);
-        let maj = (a & b) ^ (a & c) ^ (b & c);
-        let t2 = big_s0 + maj;
-        h = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
+    var s = rounds16(state, w, K0);
+    w = expand(w);
+    s = rounds16(s, w, K1);
+    w = expand(w);
+    s = rounds16(s, w, K2);
+    w = expand(w);
+    s = rounds16(s, w, K3);
     return array<u32, 8>(
-        state[0] + a, state[1] + b, state[2] + c, state[3] + d,
-        state[4] + e, state[5] + f, state[6] + g, state[7] + h,
+        state[0] + s[0], state[1] + s[1], state[2] + s[2], state[3] + s[3],
+        state[4] + s[4], state[5] + s[5], state[6] + s[6], state[7] + s[7],
     );
 }
 
@@ -141,10 +189,25 @@ fn sha256_blocks(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     }
     for (var b = params.block_start; b < end; b = b + 1u) {
-        var w: array<u32, 16>;
-        for (var k = 0u; k < 16u; k = k + 1u) {
-            w[k] = message_word(msg.offset, msg.len, b * 64u + k * 4u);
-        }
+        let at = b * 64u;
+        var w = array<u32, 16>(
+            message_word(msg.offset, msg.len, at + 0u),
+            message_word(msg.offset, msg.len, at + 4u),
+            message_word(msg.offset, msg.len, at + 8u),
+            message_word(msg.offset, msg.len, at + 12u),
+            message_word(msg.offset, msg.len, at + 16u),
+            message_word(msg.offset, msg.len, at + 20u),
+            message_word(msg.offset, msg.len, at + 24u),
+            message_word(msg.offset, msg.len, at + 28u),
+            message_word(msg.offset, msg.len, at + 32u),
+            message_word(msg.offset, msg.len, at + 36u),
+            message_word(msg.offset, msg.len, at + 40u),
+            message_word(msg.offset, msg.len, at + 44u),
+            message_word(msg.offset, msg.len, at + 48u),
+            message_word(msg.offset, msg.len, at + 52u),
+            message_word(msg.offset, msg.len, at + 56u),
+            message_word(msg.offset, msg.len, at + 60u),
+        );
         if (b + 1u == total) {
             // Bit length = len * 8 as a 64-bit big-endian number in two words.
             w[14] = msg.len >> 29u;

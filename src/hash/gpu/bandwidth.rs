@@ -64,12 +64,12 @@ impl<'a> BandwidthProbe<'a> {
     /// for. Each copy reads and writes [`Self::bytes`].
     pub fn device_copy(&self, iters: u64) -> Result<Duration, GpuError> {
         let start = Instant::now();
-        let mut encoder = self
-            .hasher
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("aocu-probe"),
-            });
+        let mut encoder =
+            self.hasher
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("aocu-probe"),
+                });
         for i in 0..iters {
             let (src, dst) = if i % 2 == 0 {
                 (&self.a, &self.b)

@@ -56,12 +56,7 @@ impl GrowBuffer {
 
     /// Makes the buffer at least `needed` bytes: the next power of two, up to `limit`.
     /// Returns whether a new buffer was made (a mappable one comes mapped).
-    fn ensure(
-        &mut self,
-        device: &wgpu::Device,
-        needed: u64,
-        limit: u64,
-    ) -> Result<bool, GpuError> {
+    fn ensure(&mut self, device: &wgpu::Device, needed: u64, limit: u64) -> Result<bool, GpuError> {
         if needed <= self.buffer.size() {
             return Ok(false);
         }
@@ -171,7 +166,13 @@ struct UploadLayout {
 }
 
 impl UploadLayout {
-    fn new(params_bytes: u64, segs_bytes: u64, msgs_bytes: u64, data_bytes: u64, host: bool) -> Self {
+    fn new(
+        params_bytes: u64,
+        segs_bytes: u64,
+        msgs_bytes: u64,
+        data_bytes: u64,
+        host: bool,
+    ) -> Self {
         let segs = plan::round_up(params_bytes, REGION_ALIGN);
         let msgs = segs + plan::round_up(segs_bytes, REGION_ALIGN);
         let data = msgs + plan::round_up(msgs_bytes, REGION_ALIGN);
@@ -289,7 +290,13 @@ impl GpuHasher {
             encoder.copy_buffer_to_buffer(upload, layout.msgs, &slot.msgs.buffer, 0, 16 * n);
             let data_bytes = layout.end - layout.data;
             if data_bytes > 0 {
-                encoder.copy_buffer_to_buffer(upload, layout.data, &slot.data.buffer, 0, data_bytes);
+                encoder.copy_buffer_to_buffer(
+                    upload,
+                    layout.data,
+                    &slot.data.buffer,
+                    0,
+                    data_bytes,
+                );
             }
         }
         {
@@ -299,7 +306,10 @@ impl GpuHasher {
             });
             for (i, d) in dispatches.iter().enumerate() {
                 let offset = u32::try_from(i as u64 * self.params_align).map_err(|_| {
-                    GpuError::Device(format!("{} dispatches overflow the parameter offsets", dispatches.len()))
+                    GpuError::Device(format!(
+                        "{} dispatches overflow the parameter offsets",
+                        dispatches.len()
+                    ))
                 })?;
                 pass.set_pipeline(self.kernels.pipeline(d.kernel));
                 pass.set_bind_group(0, &bind_group, &[offset]);
@@ -321,9 +331,11 @@ impl GpuHasher {
             after: after.clone(),
         });
         let (tx, rx) = mpsc::channel();
-        slot.upload.buffer.map_async(wgpu::MapMode::Write, .., move |r| {
-            let _ = tx.send(r);
-        });
+        slot.upload
+            .buffer
+            .map_async(wgpu::MapMode::Write, .., move |r| {
+                let _ = tx.send(r);
+            });
         slot.upload_state = UploadState::Pending { rx, after };
         Ok(())
     }
@@ -347,7 +359,8 @@ impl GpuHasher {
         for (i, d) in dispatches.iter().enumerate() {
             let start = at(layout.params + i as u64 * self.params_align);
             let bytes = bytemuck::bytes_of(&d.params);
-            view.slice(start..start + bytes.len()).copy_from_slice(bytes);
+            view.slice(start..start + bytes.len())
+                .copy_from_slice(bytes);
         }
         let segs: &[u8] = bytemuck::cast_slice(&tree.segs);
         view.slice(at(layout.segs)..at(layout.segs) + segs.len())
@@ -359,7 +372,8 @@ impl GpuHasher {
             for (input, m) in inputs.iter().zip(job.msgs.iter()) {
                 let start = at(layout.data) + m.offset as usize;
                 let padded = plan::round_up(input.len() as u64, 4) as usize;
-                view.slice(start..start + input.len()).copy_from_slice(input);
+                view.slice(start..start + input.len())
+                    .copy_from_slice(input);
                 // Padding is masked off by the shaders; zero it so the upload is deterministic.
                 view.slice(start + input.len()..start + padded).fill(0);
             }

@@ -159,9 +159,10 @@ mod tests {
         constants.insert("WG".to_string(), f64::from(WORKGROUP));
         for entry in entries {
             let stage = Some((naga::ShaderStage::Compute, *entry));
-            let (module, info) =
-                naga::back::pipeline_constants::process_overrides(&module, &info, stage, &constants)
-                    .unwrap_or_else(|e| panic!("{name}/{entry}: {e}"));
+            let (module, info) = naga::back::pipeline_constants::process_overrides(
+                &module, &info, stage, &constants,
+            )
+            .unwrap_or_else(|e| panic!("{name}/{entry}: {e}"));
             let spv = naga::back::spv::write_vec(
                 &module,
                 &info,
@@ -194,11 +195,7 @@ mod tests {
 
     #[test]
     fn blake3_translates_for_vulkan_and_gl() {
-        translate(
-            "blake3.wgsl",
-            BLAKE3_WGSL,
-            &["chunk_cvs", "merge_parents"],
-        );
+        translate("blake3.wgsl", BLAKE3_WGSL, &["chunk_cvs", "merge_parents"]);
     }
 
     #[test]

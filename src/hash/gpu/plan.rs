@@ -12,9 +12,11 @@ use crate::hash::Algorithm;
 /// BLAKE3 chunk length in bytes.
 pub(crate) const CHUNK_LEN: u64 = 1024;
 
-/// Most 64-byte blocks one SHA-256 invocation processes per dispatch (4 MiB of one message), so
-/// no single dispatch runs long enough to trip a driver watchdog, however long a message is.
-pub(crate) const SHA_BLOCKS_PER_PASS: u32 = 1 << 16;
+/// Most 64-byte blocks one SHA-256 invocation processes per dispatch (1 MiB of one message), so
+/// no single dispatch runs long enough to trip a driver watchdog, however long a message is. It
+/// also keeps the kernel's block loop far below the 65535 iterations after which Mesa's
+/// llvmpipe/lavapipe silently ends a shader loop.
+pub(crate) const SHA_BLOCKS_PER_PASS: u32 = 1 << 14;
 
 /// Bytes reserved in the upload buffer for the per-dispatch parameter blocks (at most a few
 /// hundred dispatches of 256 bytes each for the largest sub-batch).
@@ -465,8 +467,25 @@ mod tests {
     #[test]
     fn tree_plan_matches_the_blake3_tree() {
         let lens: Vec<u64> = [
-            0, 1, 1024, 1025, 2048, 2049, 3072, 3073, 4096, 4097, 5 * 1024, 7 * 1024 + 1, 8192,
-            8193, 9 * 1024, 16384, 31744, 33 * 1024 + 5, 102400,
+            0,
+            1,
+            1024,
+            1025,
+            2048,
+            2049,
+            3072,
+            3073,
+            4096,
+            4097,
+            5 * 1024,
+            7 * 1024 + 1,
+            8192,
+            8193,
+            9 * 1024,
+            16384,
+            31744,
+            33 * 1024 + 5,
+            102400,
         ]
         .to_vec();
         let (msgs, _) = msg_table(&lens);
@@ -510,7 +529,12 @@ mod tests {
     #[test]
     fn sha_passes_cover_the_longest_message() {
         let (msgs, _) = msg_table(&[0, 55, 56, 64 * u64::from(SHA_BLOCKS_PER_PASS)]);
-        let plan = dispatches(Algorithm::Sha256, &msgs, &Tree::default(), &caps(1 << 30, 1 << 30));
+        let plan = dispatches(
+            Algorithm::Sha256,
+            &msgs,
+            &Tree::default(),
+            &caps(1 << 30, 1 << 30),
+        );
         let plan = plan.unwrap();
         // 2^16 full blocks plus one padding block take two passes.
         assert_eq!(plan.len(), 2);

@@ -69,14 +69,20 @@ pub(super) fn upload(hasher: &GpuHasher, inputs: &[&[u8]]) -> Result<ResidentBat
             for (input, m) in inputs[range.clone()].iter().zip(&msgs) {
                 let start = m.offset as usize;
                 let padded = plan::round_up(input.len() as u64, 4) as usize;
-                view.slice(start..start + input.len()).copy_from_slice(input);
+                view.slice(start..start + input.len())
+                    .copy_from_slice(input);
                 view.slice(start + input.len()..start + padded).fill(0);
             }
         })?;
         let table_bytes: &[u8] = bytemuck::cast_slice(&msgs);
-        let table = filled(hasher, "aocu-resident-msgs", table_bytes.len() as u64, |view| {
-            view.slice(..table_bytes.len()).copy_from_slice(table_bytes);
-        })?;
+        let table = filled(
+            hasher,
+            "aocu-resident-msgs",
+            table_bytes.len() as u64,
+            |view| {
+                view.slice(..table_bytes.len()).copy_from_slice(table_bytes);
+            },
+        )?;
         parts.push(Part {
             range,
             msgs,
