@@ -221,6 +221,45 @@ fn random_batches_match_the_reference_crates() {
 }
 
 #[test]
+fn large_batch_of_small_messages_packs_in_parallel_pieces() {
+    let Some(h) = hasher() else { return };
+    let mut rng = seeded_rng("large_batch_of_small_messages_packs_in_parallel_pieces");
+    // About 9 MiB: the host packs it in several pieces, cut at message boundaries.
+    let inputs: Vec<Vec<u8>> = (0..3000)
+        .map(|_| {
+            let len = rng.random_range(0..=6 * 1024);
+            random_bytes(&mut rng, len)
+        })
+        .collect();
+    for alg in ALGORITHMS {
+        check(h, alg, &inputs, "3000 messages");
+    }
+}
+
+#[test]
+fn the_hasher_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<GpuHasher>();
+    let Some(h) = hasher() else { return };
+    let mut rng = seeded_rng("the_hasher_can_be_shared_between_threads");
+    let batches: Vec<Vec<Vec<u8>>> = (0..4)
+        .map(|_| {
+            (0..50)
+                .map(|_| {
+                    let len = rng.random_range(0..=3000);
+                    random_bytes(&mut rng, len)
+                })
+                .collect()
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for (i, batch) in batches.iter().enumerate() {
+            scope.spawn(move || check(h, ALGORITHMS[i % 2], batch, &format!("thread {i}")));
+        }
+    });
+}
+
+#[test]
 fn many_sub_batches_and_growing_buffers() {
     let Some(h) = tiny_hasher() else { return };
     let mut rng = seeded_rng("many_sub_batches_and_growing_buffers");

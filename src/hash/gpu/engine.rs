@@ -17,6 +17,49 @@ use crate::hash::{Algorithm, Digest};
 /// Smallest buffer made (bindings must not be empty).
 const MIN_BUFFER: u64 = 256;
 
+/// Bytes of packed input each rayon task copies: packing runs on the host while the GPU works
+/// on the other slot, and one core's memcpy would be slower than the bus it feeds.
+const PACK_PIECE: u64 = 4 << 20;
+
+/// Copies `inputs` into the mapped `buffer` at byte `at` (a multiple of 8) plus the offsets of
+/// their entries, zeroing the padding. Pieces of about [`PACK_PIECE`] bytes, cut at message
+/// boundaries, are copied in parallel, each through its own mapped view.
+pub(super) fn pack_inputs(
+    buffer: &wgpu::Buffer,
+    at: u64,
+    inputs: &[&[u8]],
+    msgs: &[MsgEntry],
+) -> Result<(), GpuError> {
+    use rayon::prelude::*;
+    let mut pieces = Vec::new();
+    let (mut first, mut base) = (0, 0u64);
+    for (i, m) in msgs.iter().enumerate() {
+        let end = u64::from(m.offset) + plan::round_up(u64::from(m.len), 4);
+        // Views must start at a multiple of MAP_ALIGNMENT.
+        let cut = end - base >= PACK_PIECE && (at + end) % wgpu::MAP_ALIGNMENT == 0;
+        if cut || i + 1 == msgs.len() {
+            if end > base {
+                pieces.push((base..end, first..i + 1));
+            }
+            (first, base) = (i + 1, end);
+        }
+    }
+    pieces.into_par_iter().try_for_each(|(bytes, range)| {
+        let mut view = buffer
+            .get_mapped_range_mut(at + bytes.start..at + bytes.end)
+            .map_err(|e| GpuError::MapFailed(e.to_string()))?;
+        for (input, m) in inputs[range.clone()].iter().zip(&msgs[range]) {
+            let start = (u64::from(m.offset) - bytes.start) as usize;
+            let padded = plan::round_up(input.len() as u64, 4) as usize;
+            view.slice(start..start + input.len())
+                .copy_from_slice(input);
+            // The shaders mask padding off; zeroing it keeps the upload deterministic.
+            view.slice(start + input.len()..start + padded).fill(0);
+        }
+        Ok(())
+    })
+}
+
 /// Where a sub-batch's data and message table come from.
 pub(crate) enum Source<'a> {
     /// Inputs in host memory, uploaded through the slot.
@@ -350,35 +393,41 @@ impl GpuHasher {
         tree: &Tree,
         layout: &UploadLayout,
     ) -> Result<(), GpuError> {
-        let mut view = slot
-            .upload
-            .buffer
-            .get_mapped_range_mut(0..layout.end)
-            .map_err(|e| GpuError::MapFailed(e.to_string()))?;
-        let at = |offset: u64| offset as usize;
-        for (i, d) in dispatches.iter().enumerate() {
-            let start = at(layout.params + i as u64 * self.params_align);
-            let bytes = bytemuck::bytes_of(&d.params);
-            view.slice(start..start + bytes.len())
-                .copy_from_slice(bytes);
-        }
-        let segs: &[u8] = bytemuck::cast_slice(&tree.segs);
-        view.slice(at(layout.segs)..at(layout.segs) + segs.len())
-            .copy_from_slice(segs);
-        if let Source::Host(inputs) = job.source {
-            let msgs: &[u8] = bytemuck::cast_slice(&job.msgs);
-            view.slice(at(layout.msgs)..at(layout.msgs) + msgs.len())
-                .copy_from_slice(msgs);
-            for (input, m) in inputs.iter().zip(job.msgs.iter()) {
-                let start = at(layout.data) + m.offset as usize;
-                let padded = plan::round_up(input.len() as u64, 4) as usize;
-                view.slice(start..start + input.len())
-                    .copy_from_slice(input);
-                // Padding is masked off by the shaders; zero it so the upload is deterministic.
-                view.slice(start + input.len()..start + padded).fill(0);
+        let host = match job.source {
+            Source::Host(inputs) => Some(inputs),
+            Source::Resident { .. } => None,
+        };
+        let tables_end = if host.is_some() {
+            layout.data
+        } else {
+            layout.end
+        };
+        {
+            let mut view = slot
+                .upload
+                .buffer
+                .get_mapped_range_mut(0..tables_end)
+                .map_err(|e| GpuError::MapFailed(e.to_string()))?;
+            let at = |offset: u64| offset as usize;
+            for (i, d) in dispatches.iter().enumerate() {
+                let start = at(layout.params + i as u64 * self.params_align);
+                let bytes = bytemuck::bytes_of(&d.params);
+                view.slice(start..start + bytes.len())
+                    .copy_from_slice(bytes);
+            }
+            let segs: &[u8] = bytemuck::cast_slice(&tree.segs);
+            view.slice(at(layout.segs)..at(layout.segs) + segs.len())
+                .copy_from_slice(segs);
+            if host.is_some() {
+                let msgs: &[u8] = bytemuck::cast_slice(&job.msgs);
+                view.slice(at(layout.msgs)..at(layout.msgs) + msgs.len())
+                    .copy_from_slice(msgs);
             }
         }
-        Ok(())
+        match host {
+            Some(inputs) => pack_inputs(&slot.upload.buffer, layout.data, inputs, &job.msgs),
+            None => Ok(()),
+        }
     }
 
     fn bind_group(&self, slot: &Slot, data: &wgpu::Buffer, msgs: &wgpu::Buffer) -> wgpu::BindGroup {

@@ -1,7 +1,7 @@
 //! Batches kept on the device: uploaded once, hashed any number of times without the
 //! host-to-device copy (what the device's own bandwidth allows, as opposed to the bus's).
 
-use super::engine::{Job, Source};
+use super::engine::{Job, Source, pack_inputs};
 use super::plan::{self, MsgEntry};
 use super::{GpuError, GpuHasher};
 
@@ -65,24 +65,17 @@ pub(super) fn upload(hasher: &GpuHasher, inputs: &[&[u8]]) -> Result<ResidentBat
     let mut parts = Vec::new();
     for range in plan::split(&lens, &hasher.caps)? {
         let (msgs, data_bytes) = plan::msg_table(&lens[range.clone()]);
-        let data = filled(hasher, "aocu-resident-data", data_bytes, |view| {
-            for (input, m) in inputs[range.clone()].iter().zip(&msgs) {
-                let start = m.offset as usize;
-                let padded = plan::round_up(input.len() as u64, 4) as usize;
-                view.slice(start..start + input.len())
-                    .copy_from_slice(input);
-                view.slice(start + input.len()..start + padded).fill(0);
-            }
-        })?;
+        let data = mapped_storage(hasher, "aocu-resident-data", data_bytes);
+        pack_inputs(&data, 0, &inputs[range.clone()], &msgs)?;
+        data.unmap();
         let table_bytes: &[u8] = bytemuck::cast_slice(&msgs);
-        let table = filled(
-            hasher,
-            "aocu-resident-msgs",
-            table_bytes.len() as u64,
-            |view| {
-                view.slice(..table_bytes.len()).copy_from_slice(table_bytes);
-            },
-        )?;
+        let table = mapped_storage(hasher, "aocu-resident-msgs", table_bytes.len() as u64);
+        table
+            .get_mapped_range_mut(..)
+            .map_err(|e| GpuError::MapFailed(e.to_string()))?
+            .slice(..table_bytes.len())
+            .copy_from_slice(table_bytes);
+        table.unmap();
         parts.push(Part {
             range,
             msgs,
@@ -100,27 +93,12 @@ pub(super) fn upload(hasher: &GpuHasher, inputs: &[&[u8]]) -> Result<ResidentBat
     })
 }
 
-/// A storage buffer of at least `bytes`, written by `fill` before the GPU sees it.
-fn filled(
-    hasher: &GpuHasher,
-    label: &str,
-    bytes: u64,
-    fill: impl FnOnce(&mut wgpu::BufferViewMut),
-) -> Result<wgpu::Buffer, GpuError> {
-    let size = plan::round_up(bytes.max(4), 4).max(256);
-    let buffer = hasher.device.create_buffer(&wgpu::BufferDescriptor {
+/// A storage buffer of at least `bytes`, mapped (and zeroed) for the host to fill first.
+fn mapped_storage(hasher: &GpuHasher, label: &str, bytes: u64) -> wgpu::Buffer {
+    hasher.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
-        size,
+        size: plan::round_up(bytes, 4).max(256),
         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: true,
-    });
-    {
-        let mut view = buffer
-            .get_mapped_range_mut(..)
-            .map_err(|e| GpuError::MapFailed(e.to_string()))?;
-        view.slice(..).fill(0);
-        fill(&mut view);
-    }
-    buffer.unmap();
-    Ok(buffer)
+    })
 }
