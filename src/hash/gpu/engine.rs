@@ -36,7 +36,7 @@ pub(super) fn pack_inputs(
     for (i, m) in msgs.iter().enumerate() {
         let end = u64::from(m.offset) + plan::round_up(u64::from(m.len), 4);
         // Views must start at a multiple of MAP_ALIGNMENT.
-        let cut = end - base >= PACK_PIECE && (at + end) % wgpu::MAP_ALIGNMENT == 0;
+        let cut = end - base >= PACK_PIECE && (at + end).is_multiple_of(wgpu::MAP_ALIGNMENT);
         if cut || i + 1 == msgs.len() {
             if end > base {
                 pieces.push((base..end, first..i + 1));
