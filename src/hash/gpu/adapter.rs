@@ -20,9 +20,9 @@ pub enum AdapterChoice {
 /// How long adapter enumeration may take before a stuck driver is reported.
 const ENUMERATION_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Picks the adapter `choice` allows, best first (discrete before integrated before virtual
-/// before CPU; Vulkan, Metal and DX12 before GL).
-pub(crate) fn pick(choice: AdapterChoice) -> Result<wgpu::Adapter, GpuError> {
+/// The adapters `choice` allows, best first (discrete before integrated before virtual before
+/// CPU; Vulkan, Metal and DX12 before GL). Never empty.
+pub(crate) fn candidates(choice: AdapterChoice) -> Result<Vec<wgpu::Adapter>, GpuError> {
     let adapters = enumerate()?;
     if adapters.is_empty() {
         let report = crate::hw::gpu::discover(ENUMERATION_DEADLINE);
@@ -45,20 +45,19 @@ pub(crate) fn pick(choice: AdapterChoice) -> Result<wgpu::Adapter, GpuError> {
         AdapterChoice::HardwareOnly => !software(a),
         AdapterChoice::Software => software(a),
     };
-    let best = adapters
-        .iter()
-        .filter(|a| allowed(a))
-        .min_by_key(|a| rank(&a.get_info()))
-        .cloned();
-    best.ok_or_else(|| {
-        GpuError::NoAdapter(match choice {
+    let mut candidates: Vec<wgpu::Adapter> =
+        adapters.iter().filter(|a| allowed(a)).cloned().collect();
+    candidates.sort_by_key(|a| rank(&a.get_info()));
+    if candidates.is_empty() {
+        return Err(GpuError::NoAdapter(match choice {
             AdapterChoice::HardwareOnly => format!("only software adapters found: {}", names()),
             _ => format!(
                 "no software adapter among {} (install mesa-vulkan-drivers)",
                 names()
             ),
-        })
-    })
+        }));
+    }
+    Ok(candidates)
 }
 
 /// Enumerates every adapter on the backends `WGPU_BACKEND` allows, on a thread with a deadline:

@@ -120,9 +120,22 @@ impl GpuHasher {
     }
 
     /// Opens an adapter as `options` say.
+    ///
+    /// When the best adapter fails to open or to build the kernels, the next one is tried; the
+    /// error of the first is returned if none works.
     pub fn with_options(options: GpuOptions) -> Result<GpuHasher, GpuError> {
-        let adapter = adapter::pick(options.adapter)?;
-        GpuHasher::with_adapter_options(adapter, options)
+        let mut first_error = None;
+        for adapter in adapter::candidates(options.adapter)? {
+            let name = adapter::describe(&adapter.get_info());
+            match GpuHasher::with_adapter_options(adapter, options) {
+                Ok(hasher) => return Ok(hasher),
+                Err(e) => {
+                    tracing::warn!(adapter = %name, error = %e, "GPU adapter unusable for hashing");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| GpuError::NoAdapter("no candidate adapter".into())))
     }
 
     /// Runs on the given adapter with default options.

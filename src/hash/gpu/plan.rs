@@ -120,7 +120,7 @@ impl Caps {
         );
         let buffer = round_down(limits.max_buffer_size, REGION_ALIGN);
         Caps {
-            data_soft: sub_batch_bytes.clamp(REGION_ALIGN, binding),
+            data_soft: sub_batch_bytes.max(REGION_ALIGN).min(binding),
             msgs_soft: 1 << 20,
             binding,
             buffer,
