@@ -283,6 +283,43 @@ fn many_sub_batches_and_growing_buffers() {
 }
 
 #[test]
+fn no_buffer_is_allocated_after_warm_up() {
+    // Its own hasher: the shared ones see other tests' batches concurrently.
+    if !have_adapter() {
+        return;
+    }
+    let h = GpuHasher::new().unwrap();
+    let mut rng = seeded_rng("no_buffer_is_allocated_after_warm_up");
+    // The warm-up batch bounds every later one in every buffer: more messages, more bytes, more
+    // chunks and tree levels.
+    let warm_up: Vec<Vec<u8>> = (0..400).map(|_| random_bytes(&mut rng, 5000)).collect();
+    let mut batch = |count: usize, max_len: usize| -> Vec<Vec<u8>> {
+        (0..count)
+            .map(|_| {
+                let len = rng.random_range(0..=max_len);
+                random_bytes(&mut rng, len)
+            })
+            .collect()
+    };
+    for alg in ALGORITHMS {
+        check(&h, alg, &warm_up, "warm-up");
+    }
+    let grown = h.buffer_growths();
+    assert!(grown > 0, "the first batch must have grown the buffers");
+    for round in 0..3 {
+        let smaller = batch(300, 4000);
+        for alg in ALGORITHMS {
+            check(&h, alg, &smaller, &format!("after warm-up, round {round}"));
+        }
+    }
+    assert_eq!(
+        h.buffer_growths(),
+        grown,
+        "buffers were reallocated after warm-up"
+    );
+}
+
+#[test]
 fn resident_batches_hash_repeatedly() {
     let (Some(h), Some(tiny)) = (hasher(), tiny_hasher()) else {
         return;

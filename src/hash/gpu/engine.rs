@@ -86,6 +86,8 @@ struct GrowBuffer {
     buffer: wgpu::Buffer,
     label: &'static str,
     usage: wgpu::BufferUsages,
+    /// Times it was replaced by a larger one.
+    grown: u64,
 }
 
 impl GrowBuffer {
@@ -94,6 +96,7 @@ impl GrowBuffer {
             buffer: create(device, label, MIN_BUFFER, usage),
             label,
             usage,
+            grown: 0,
         }
     }
 
@@ -111,6 +114,7 @@ impl GrowBuffer {
         }
         let size = needed.next_power_of_two().min(limit).max(needed);
         self.buffer = create(device, self.label, size, self.usage);
+        self.grown += 1;
         Ok(true)
     }
 }
@@ -196,6 +200,26 @@ impl Slots {
             slots: [Slot::new(device), Slot::new(device)],
             clean: true,
         }
+    }
+
+    /// Buffers replaced by larger ones since these slots were made.
+    pub fn growths(&self) -> u64 {
+        self.slots
+            .iter()
+            .flat_map(|s| {
+                [
+                    &s.upload,
+                    &s.params,
+                    &s.segs,
+                    &s.msgs,
+                    &s.data,
+                    &s.cvs,
+                    &s.digests,
+                    &s.readback,
+                ]
+            })
+            .map(|b| b.grown)
+            .sum()
     }
 }
 

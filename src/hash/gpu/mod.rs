@@ -239,6 +239,16 @@ impl GpuHasher {
         self.run(alg, batch.len(), batch.jobs())
     }
 
+    /// How many times a reusable batch buffer has been replaced by a larger one: it stops
+    /// rising once the buffers have grown to the largest sub-batch seen (no per-batch allocation
+    /// after warm-up). Resident batches own their buffers and are not counted.
+    pub fn buffer_growths(&self) -> u64 {
+        match self.slots.lock() {
+            Ok(slots) => slots.growths(),
+            Err(poisoned) => poisoned.into_inner().growths(),
+        }
+    }
+
     /// Fails with the first error the device reported since the last check.
     fn check_device(&self) -> Result<(), GpuError> {
         let taken = match self.device_error.lock() {
