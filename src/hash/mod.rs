@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod gpu;
+
 /// A 32-byte digest (both algorithms produce 32 bytes).
 pub type Digest = [u8; 32];
 

@@ -158,7 +158,7 @@ fn describe(info: &wgpu::AdapterInfo, limits: &wgpu::Limits) -> GpuAdapter {
 }
 
 /// Software rasterizers report themselves as `Cpu`; some GL ones only say so in their name.
-fn is_software(info: &wgpu::AdapterInfo) -> bool {
+pub fn is_software(info: &wgpu::AdapterInfo) -> bool {
     let name = info.name.to_ascii_lowercase();
     info.device_type == wgpu::DeviceType::Cpu
         || [
