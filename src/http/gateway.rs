@@ -26,7 +26,9 @@ pub const GRAPHQL_BODY_LIMIT: u64 = 1024 * 1024;
 
 /// `POST /graphql` or `GET /graphql?query=&variables=&operationName=`.
 pub async fn graphql(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
-    let location = scheduler_location(state, &req);
+    let location = node_address(state)
+        .await
+        .map(|address| scheduler_location(state, &req, address));
     let request = match *req.method() {
         Method::POST => {
             let body = read_body(req, GRAPHQL_BODY_LIMIT).await?;
@@ -194,19 +196,28 @@ fn graphql_error(kind: &str, message: &str) -> HttpResponse {
     )
 }
 
+/// The node wallet's address (its scheduler's), once known. The one place the gateway reads
+/// the node's identity: when the scheduler owns the wallet, this asks the scheduler.
+async fn node_address(state: &NodeState) -> Option<String> {
+    state.wallet_address.clone()
+}
+
 /// The node's `Scheduler-Location`, reached at the host this request came to.
-fn scheduler_location(state: &NodeState, req: &Request<Incoming>) -> Option<SchedulerLocation> {
-    let address = state.wallet_address.clone()?;
+fn scheduler_location(
+    state: &NodeState,
+    req: &Request<Incoming>,
+    address: String,
+) -> SchedulerLocation {
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| is_host(h))
         .map_or_else(|| state.identity.listen.to_string(), str::to_string);
-    Some(SchedulerLocation {
+    SchedulerLocation {
         address,
         url: format!("http://{host}"),
-    })
+    }
 }
 
 /// A `Host` header value we are willing to echo into a URL: host name or IP, optional port.

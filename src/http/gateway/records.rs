@@ -1,6 +1,8 @@
 //! What the gateway can tell about: the node's modules, every message it scheduled (spawns
 //! included) and its own `Scheduler-Location`, each seen as an Arweave transaction.
 
+use std::collections::HashSet;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
@@ -100,8 +102,9 @@ impl Source for NodeRecords<'_> {
     fn by_ids(&self, ids: &[String]) -> Result<Vec<TxRecord>, StoreError> {
         let location = self.scheduler.as_ref().map(SchedulerLocation::record);
         let mut out: Vec<TxRecord> = Vec::new();
+        let mut seen = HashSet::new();
         for id in ids {
-            if out.iter().any(|r| &r.id == id) {
+            if !seen.insert(id.as_str()) {
                 continue;
             }
             if let Some(module) = self.store.module(id)? {
@@ -117,7 +120,7 @@ impl Source for NodeRecords<'_> {
 
     fn all(&self) -> Result<Vec<TxRecord>, StoreError> {
         let mut out: Vec<TxRecord> = self.store.modules()?.iter().map(module_record).collect();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for process in self.store.process_ids()? {
             for message in self.store.messages(&process, 0, u64::MAX, usize::MAX)? {
                 // A message assigned to several processes is one transaction.
@@ -311,7 +314,8 @@ mod tests {
         let all = records.all().unwrap();
         let mut ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
         ids.sort();
-        let mut want = vec!["MOD", "MSG", "PROC", location.record().id.as_str()];
+        let location_id = location.record().id;
+        let mut want = vec!["MOD", "MSG", "PROC", location_id.as_str()];
         want.sort();
         assert_eq!(ids, want);
         let spawn = all.iter().find(|r| r.id == "PROC").unwrap();
