@@ -16,7 +16,11 @@ use crate::store::{Store, StoreError};
 const CHUNK: u64 = 128;
 
 /// The position of a slot in a process' history, from its assignment.
-pub fn position(store: &Store, process_id: &str, slot: u64) -> Result<Option<Position>, StoreError> {
+pub fn position(
+    store: &Store,
+    process_id: &str,
+    slot: u64,
+) -> Result<Option<Position>, StoreError> {
     Ok(store
         .messages(process_id, slot, slot, 1)?
         .first()
@@ -236,7 +240,10 @@ mod tests {
             .map(|e| &e["cursor"])
             .collect();
         desc_cursors.reverse();
-        assert_eq!(all_cursors, desc_cursors, "a cursor does not depend on the order");
+        assert_eq!(
+            all_cursors, desc_cursors,
+            "a cursor does not depend on the order"
+        );
     }
 
     #[test]
