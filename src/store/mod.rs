@@ -6,6 +6,7 @@
 //! survives `kill -9`. Records are JSON (serde) so that they stay readable and evolvable;
 //! module bytes, raw data items and checkpoints are stored as they are.
 
+mod lookup;
 mod records;
 
 use std::path::{Path, PathBuf};
