@@ -707,6 +707,20 @@ fn catch_less_try_and_unreachable_bodies() {
               end
             catch $a
             end)
+          ;; a catch-less try as a delegate target lets the exception out to the try around it
+          (func (export "target") (result i32)
+            try (result i32)
+              try
+                try
+                  i32.const 2
+                  throw $a
+                delegate 0
+              end
+              i32.const 0
+            catch $a
+              i32.const 700
+              i32.add
+            end)
           (func (export "dead") (result i32)
             try (result i32)
               i32.const 1
@@ -725,6 +739,7 @@ fn catch_less_try_and_unreachable_bodies() {
     );
     assert_eq!(r.i32("f", 0), 4);
     assert_eq!(r.i32("f", 1), 1);
+    assert_eq!(r.call::<(), i32>("target", ()).unwrap(), 702);
     assert_eq!(r.call::<(), i32>("dead", ()).unwrap(), 1);
 }
 
@@ -806,4 +821,39 @@ fn aos_2_pure_translates_validates_and_compiles() {
         .validate_all(&out)
         .unwrap();
     Module::new(&engine(), &out).unwrap();
+}
+
+#[test]
+fn untranslatable_constructs_are_rejected_with_function_and_offset() {
+    // A stack-switching handler table inside a function using legacy try: its labels would need
+    // remapping this translator does not do, so the function is refused, not mistranslated.
+    let input = wat(r#"(module
+        (type $f (func))
+        (type $c (cont $f))
+        (tag $t)
+        (func $g)
+        (elem declare func $g)
+        (func
+          try
+            block $b (result (ref $c))
+              ref.func $g
+              cont.new $c
+              resume $c (on $t $b)
+              return
+            end
+            drop
+          catch $t
+          end))"#);
+    let err = translate(&input).unwrap_err();
+    let LegacyEhError::Untranslatable {
+        func_index,
+        offset,
+        construct,
+    } = &err
+    else {
+        panic!("expected Untranslatable, got {err}");
+    };
+    assert_eq!(*func_index, 1, "{err}");
+    assert!(*offset > 0 && construct.contains("handler table"), "{err}");
+    assert!(err.to_string().contains("function 1"), "{err}");
 }
