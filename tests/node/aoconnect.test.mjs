@@ -91,6 +91,32 @@ async function main() {
 
   const ao = connect({ MODE: 'legacy', MU_URL, CU_URL, GATEWAY_URL });
 
+  // What spawn asks first (aoconnect's own query, as it sends it), checked here so that a
+  // failure names the gateway rather than aoconnect's schema validation.
+  await step('gateway: the module and its AO tags', async () => {
+    const res = await fetch(`${GATEWAY_URL}/graphql`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        query: `query GetTransactions ($transactionIds: [ID!]!) {
+          transactions(ids: $transactionIds) {
+            edges { node { owner { address } tags { name value } block { id height timestamp } } }
+          }
+        }`,
+        variables: { transactionIds: [moduleId] },
+      }),
+    });
+    assert.equal(res.status, 200, `POST /graphql answered ${res.status}: ${await res.clone().text()}`);
+    const node = (await res.json())?.data?.transactions?.edges?.[0]?.node;
+    assert.ok(node, `the gateway does not know module ${moduleId}`);
+    const tag = (name) => node.tags.find((t) => t.name === name)?.value;
+    assert.equal(tag('Data-Protocol'), 'ao');
+    assert.equal(tag('Type'), 'Module');
+    for (const name of ['Module-Format', 'Input-Encoding', 'Output-Encoding']) {
+      assert.ok(tag(name), `the module has no ${name} tag`);
+    }
+  });
+
   // spawn: aoconnect first reads the module's tags from GATEWAY_URL/graphql.
   const processId = await step('spawn', () => ao.spawn({
     module: moduleId,
