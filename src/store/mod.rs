@@ -280,6 +280,26 @@ impl Store {
         Ok(())
     }
 
+    /// Store the results of several slots of a process in one transaction. Returns, for each,
+    /// whether the slot had no result before.
+    pub fn put_results(
+        &self,
+        process_id: &str,
+        results: &[(u64, StoredResult)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let mut fresh = Vec::with_capacity(results.len());
+        {
+            let mut table = txn.open_table(RESULTS)?;
+            for (slot, result) in results {
+                let old = table.insert((process_id, *slot), encode(result).as_slice())?;
+                fresh.push(old.is_none());
+            }
+        }
+        txn.commit()?;
+        Ok(fresh)
+    }
+
     /// The result of a slot, when evaluated.
     pub fn result(&self, process_id: &str, slot: u64) -> Result<Option<StoredResult>, StoreError> {
         let txn = self.db.begin_read()?;
