@@ -13,3 +13,4 @@ pub mod hw;
 pub mod node;
 pub mod sched;
 pub mod store;
+pub mod wasm;
