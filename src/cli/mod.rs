@@ -5,8 +5,8 @@
 
 pub mod bench;
 mod config_check;
-pub mod hash;
 mod eval;
+pub mod hash;
 mod info;
 mod serve;
 
