@@ -33,6 +33,9 @@ pub struct Config {
     pub gpu_discovery_timeout_ms: u64,
     /// Largest HTTP request body accepted, in bytes.
     pub max_body_bytes: u64,
+    /// The node's Arweave wallet (JWK); empty means `<state-dir>/wallet.json`, generated with
+    /// mode 0600 on first use. Its address is the scheduler address.
+    pub wallet: PathBuf,
 }
 
 impl Default for Config {
@@ -45,6 +48,18 @@ impl Default for Config {
             profiles_dir: PathBuf::from("/etc/aocu/hwprofiles"),
             gpu_discovery_timeout_ms: 10_000,
             max_body_bytes: 10 * 1024 * 1024,
+            wallet: PathBuf::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Where the node wallet lives: the `wallet` key, or `<state-dir>/wallet.json`.
+    pub fn wallet_path(&self) -> PathBuf {
+        if self.wallet.as_os_str().is_empty() {
+            self.state_dir.join("wallet.json")
+        } else {
+            self.wallet.clone()
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod config_check;
 mod info;
+mod module;
 mod serve;
 
 use std::path::PathBuf;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// AO modules: add a WASM module to the node's store.
+    #[command(subcommand)]
+    Module(module::ModuleCommand),
 }
 
 /// `aocu config ...`
@@ -80,6 +84,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Config(ConfigCommand::Check(args)) => {
             config_check::run(args, cli.config.as_deref(), &cli.set)
+        }
+        Command::Module(command) => {
+            let flags = match &command {
+                module::ModuleCommand::Add(args) => args.config_flags(),
+            };
+            module::run(&load_config(&cli.config, &cli.set, &flags)?, &command)
         }
     }
 }
