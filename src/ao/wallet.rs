@@ -189,7 +189,7 @@ impl Wallet {
             q: enc(&primes[1]),
             dp: enc(self.key.dp().unwrap_or(&none)),
             dq: enc(self.key.dq().unwrap_or(&none)),
-            qi: enc(&self.key.crt_coefficient().unwrap_or(none.clone())),
+            qi: enc(&self.key.crt_coefficient().unwrap_or_default()),
         }
     }
 

@@ -76,12 +76,15 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             block_height: crate::sched::BLOCK_HEIGHT,
             max_body_bytes: config.max_body_bytes,
         });
-        // Load (or generate, which takes seconds) the wallet now, without delaying the listener.
-        tokio::spawn(async move {
-            if let Err(e) = scheduler.get().await {
-                tracing::error!(error = %e, "the scheduler wallet is not available");
-            }
-        });
+        // An existing wallet loads now; a missing one is generated (RSA-4096: seconds of CPU)
+        // by the first request that needs the scheduler, so nodes that never schedule pay nothing.
+        if config.wallet_path().exists() {
+            tokio::spawn(async move {
+                if let Err(e) = scheduler.get().await {
+                    tracing::error!(error = %e, "the scheduler wallet is not available");
+                }
+            });
+        }
         let shutdown = shutdown_signal()?;
         // The first line on stdout is the address: scripts and tests read it (port 0).
         println!("aocu listening on http://{addr}");
