@@ -21,6 +21,7 @@ pub mod cache;
 pub mod engine;
 pub mod error;
 pub mod host;
+pub mod legacy_eh;
 pub mod limits;
 pub mod module;
 pub mod process;
