@@ -1,15 +1,14 @@
-//! AOS behaviours on the emscripten build (`aos-dock.wasm`): values, state, outbox, errors, and
-//! limits that end runaway messages while the process keeps working.
+//! AOS behaviours on both builds — `aos-dock.wasm` (emscripten) and `aos-2-pure.wasm` (WASI-style,
+//! legacy exception handling translated at load): values, state, outbox, errors, and limits that
+//! end runaway messages while the process keeps working.
 
 mod wasm_common;
 
 use aocu::wasm::{Failure, MessageInput, Process, Snapshot};
 use wasm_common::{data, env, eval, message, module, spawn};
 
-const MODULE: &str = "aos-dock.wasm";
-
-#[test]
-fn values_state_and_outbox() {
+#[allow(non_snake_case, unused_variables)]
+fn values_state_and_outbox(MODULE: &str, bomb: &str) {
     let mut p = spawn(module(MODULE), None, None, 30_000);
     assert_eq!(data(&p.evaluate(eval(1, "return 1+1")).result), "2");
     assert_eq!(data(&p.evaluate(eval(2, "Greeting = 'hello'")).result), "");
@@ -45,8 +44,8 @@ fn values_state_and_outbox() {
     assert_eq!(tag("Type"), Some("Message".into()));
 }
 
-#[test]
-fn errors_leave_the_state_as_before() {
+#[allow(non_snake_case, unused_variables)]
+fn errors_leave_the_state_as_before(MODULE: &str, bomb: &str) {
     let mut p = spawn(module(MODULE), None, None, 30_000);
     p.evaluate(eval(1, "Counter = 1"));
     let out = p.evaluate(eval(2, "Counter = 99; error('boom')"));
@@ -65,8 +64,8 @@ fn errors_leave_the_state_as_before() {
     assert_eq!(data(&p.evaluate(eval(3, "return Counter")).result), "1");
 }
 
-#[test]
-fn an_endless_loop_runs_out_of_compute() {
+#[allow(non_snake_case, unused_variables)]
+fn an_endless_loop_runs_out_of_compute(MODULE: &str, bomb: &str) {
     let mut p = spawn(module(MODULE), None, Some("2000000000"), 60_000);
     p.evaluate(eval(1, "Counter = 7"));
     let out = p.evaluate(eval(2, "while true do end"));
@@ -80,8 +79,8 @@ fn an_endless_loop_runs_out_of_compute() {
     assert_eq!(data(&p.evaluate(eval(3, "return Counter")).result), "7");
 }
 
-#[test]
-fn an_endless_loop_times_out() {
+#[allow(non_snake_case, unused_variables)]
+fn an_endless_loop_times_out(MODULE: &str, bomb: &str) {
     let mut p = spawn(module(MODULE), None, None, 300);
     p.evaluate(eval(1, "Counter = 8"));
     let out = p.evaluate(eval(2, "while true do end"));
@@ -93,9 +92,9 @@ fn an_endless_loop_times_out() {
     assert_eq!(data(&p.evaluate(eval(3, "return Counter")).result), "8");
 }
 
-#[test]
-fn a_memory_bomb_hits_the_memory_limit() {
-    let mut p = spawn(module(MODULE), Some("96-mb"), None, 60_000);
+#[allow(non_snake_case, unused_variables)]
+fn a_memory_bomb_hits_the_memory_limit(MODULE: &str, bomb: &str) {
+    let mut p = spawn(module(MODULE), Some(bomb), None, 60_000);
     p.evaluate(eval(1, "Counter = 9"));
     let before = p.memory_bytes();
     let out = p.evaluate(eval(
@@ -104,7 +103,9 @@ fn a_memory_bomb_hits_the_memory_limit() {
     ));
     assert_eq!(
         out.failure,
-        Some(Failure::MemoryLimit { limit: 96 << 20 }),
+        Some(Failure::MemoryLimit {
+            limit: aocu::wasm::limits::parse_memory_limit(bomb).unwrap()
+        }),
         "{:?}",
         out.result
     );
@@ -113,8 +114,8 @@ fn a_memory_bomb_hits_the_memory_limit() {
     assert_eq!(data(&p.evaluate(eval(3, "return Counter")).result), "9");
 }
 
-#[test]
-fn snapshot_restores_a_working_process() {
+#[allow(non_snake_case, unused_variables)]
+fn snapshot_restores_a_working_process(MODULE: &str, bomb: &str) {
     let m = module(MODULE);
     let mut p = spawn(m.clone(), None, None, 30_000);
     p.evaluate(eval(1, "Saved = 'kept'"));
@@ -126,8 +127,8 @@ fn snapshot_restores_a_working_process() {
     assert_eq!(data(&q.evaluate(eval(4, "return Saved")).result), "kept");
 }
 
-#[test]
-fn handlers_reply_to_the_sender() {
+#[allow(non_snake_case, unused_variables)]
+fn handlers_reply_to_the_sender(MODULE: &str, bomb: &str) {
     let mut p = spawn(module(MODULE), None, None, 30_000);
     p.evaluate(eval(
         1,
@@ -139,3 +140,25 @@ fn handlers_reply_to_the_sender() {
     assert_eq!(messages[0]["Data"], "hi");
     assert_eq!(messages[0]["Target"], wasm_common::OWNER);
 }
+
+macro_rules! on_both_builds {
+    ($($name:ident),*) => {
+        mod dock {
+            $(#[test] fn $name() { super::$name("aos-dock.wasm", "96-mb") })*
+        }
+        mod pure {
+            // The pure build starts with 96 MiB of memory.
+            $(#[test] fn $name() { super::$name("aos-2-pure.wasm", "160-mb") })*
+        }
+    };
+}
+
+on_both_builds!(
+    values_state_and_outbox,
+    errors_leave_the_state_as_before,
+    an_endless_loop_runs_out_of_compute,
+    an_endless_loop_times_out,
+    a_memory_bomb_hits_the_memory_limit,
+    snapshot_restores_a_working_process,
+    handlers_reply_to_the_sender
+);
