@@ -137,6 +137,7 @@ fn cpu_engines() -> Vec<CpuEngine> {
     let mut engines: Vec<CpuEngine> = Isa::all_available()
         .into_iter()
         .filter_map(|isa| CpuEngine::with_isa(Some(isa)))
+        .flat_map(|e| [e, e.with_lane_trees(aocu::hash::cpu::LANE_TREE_MAX)])
         .collect();
     engines.extend(CpuEngine::with_isa(None));
     engines
@@ -179,7 +180,7 @@ fn reference(alg: Algorithm, input: &[u8]) -> Digest {
 fn check_all(alg: Algorithm, inputs: &[&[u8]], want: &[Digest], context: &str) {
     for engine in cpu_engines() {
         let got = engine.hash(alg, inputs);
-        compare(&got, want, &format!("{context}: CPU {:?}", engine.isa()));
+        compare(&got, want, &format!("{context}: CPU {engine:?}"));
     }
     let cpu = Hasher::cpu().hash_batch(alg, inputs).expect("CPU batch");
     compare(&cpu, want, &format!("{context}: Hasher::cpu"));

@@ -1,9 +1,9 @@
 //! The CPU engine: BLAKE3 and SHA-256 over many messages, in parallel with rayon.
 //!
 //! BLAKE3: messages of at most one chunk (1024 bytes) are hashed side by side in SIMD lanes
-//! ([`lanes`]), grouped by length so that the lanes of a group finish together; messages of up
-//! to 16 chunks have their chunks, then their parent nodes level by level, run in lanes together
-//! with those of other messages; longer ones go to the `blake3` crate (its own SIMD over the
+//! ([`lanes`]), grouped by length so that the lanes of a group finish together (optionally,
+//! messages of up to 16 chunks have their chunks, then their parent nodes level by level, run in
+//! lanes together with those of other messages); longer ones go to the `blake3` crate (its own SIMD over the
 //! chunks of one message), and large ones to its `update_rayon` so that one big message uses
 //! every core. SHA-256: the `sha2` crate, which uses
 //! the SHA-NI (x86) or ARMv8 SHA instructions when the CPU has them, one message per task.
@@ -23,8 +23,9 @@ use lanes::{CHUNK_LEN, Isa, LaneJob};
 /// splitting one message across threads costs more than it gains.
 pub const RAYON_WITHIN_MESSAGE_BYTES: usize = 256 * 1024;
 
-/// BLAKE3 messages longer than one chunk and at most this long are hashed chunk by chunk in
-/// lanes (longer ones with the `blake3` crate, which fills the lanes with their own chunks).
+/// The most a BLAKE3 message may hold to be hashed chunk by chunk in lanes, when that is turned
+/// on ([`CpuEngine::with_lane_trees`]). Off by default: measured on this project's 2-core AVX-512
+/// machine it was slower than the `blake3` crate per message for 16 KiB messages.
 pub const LANE_TREE_MAX: usize = 16 * CHUNK_LEN;
 
 /// Multi-chunk messages per rayon task (at most 256 KiB of input).
@@ -40,6 +41,8 @@ const BYTES_PER_TASK: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CpuEngine {
     isa: Option<Isa>,
+    /// Multi-chunk messages up to this long go through the lanes (0: none).
+    lane_tree_max: usize,
 }
 
 impl Default for CpuEngine {
@@ -55,6 +58,7 @@ impl CpuEngine {
         let isa = Isa::detect();
         CpuEngine {
             isa: (isa != Isa::Portable).then_some(isa),
+            lane_tree_max: 0,
         }
     }
 
@@ -63,8 +67,19 @@ impl CpuEngine {
     pub fn with_isa(isa: Option<Isa>) -> Option<CpuEngine> {
         match isa {
             Some(i) if !i.available() => None,
-            _ => Some(CpuEngine { isa }),
+            _ => Some(CpuEngine {
+                isa,
+                lane_tree_max: 0,
+            }),
         }
+    }
+
+    /// Also hashes BLAKE3 messages of 2 to `max_bytes / 1024` chunks in lanes: their chunks, then
+    /// their parent nodes level by level, together with those of other messages (capped at
+    /// [`LANE_TREE_MAX`]; 0 turns it off, the default). Only with a lane implementation.
+    pub fn with_lane_trees(mut self, max_bytes: usize) -> CpuEngine {
+        self.lane_tree_max = max_bytes.min(LANE_TREE_MAX);
+        self
     }
 
     /// The lane implementation in use for short BLAKE3 messages.
@@ -96,18 +111,19 @@ impl CpuEngine {
                 .for_each(|(o, i)| *o = blake3_one(i));
             return;
         };
+        let tree_max = self.lane_tree_max;
         // Long messages first, in place; the others are skipped here.
         out.par_iter_mut()
             .zip(inputs.par_iter())
             .with_min_len(min_len_for(inputs))
             .for_each(|(o, i)| {
-                if i.len() > LANE_TREE_MAX {
+                if i.len() > CHUNK_LEN.max(tree_max) {
                     *o = blake3_one(i);
                 }
             });
         // Messages of a few chunks: their chunks and parent nodes in lanes.
         let tree: Vec<u32> = (0..inputs.len() as u32)
-            .filter(|&i| (CHUNK_LEN + 1..=LANE_TREE_MAX).contains(&inputs[i as usize].len()))
+            .filter(|&i| (CHUNK_LEN + 1..=tree_max).contains(&inputs[i as usize].len()))
             .collect();
         if !tree.is_empty() {
             let mut digests = vec![[0u8; 32]; tree.len()];
