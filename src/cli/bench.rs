@@ -148,7 +148,11 @@ pub fn render(report: &HashBenchReport) -> String {
             out,
             "crossover {}: {}",
             alg.name(),
-            c.map_or("GPU never faster".into(), |b| format!("{b} bytes"))
+            match (c, report.gpu.as_ref().is_some_and(|g| g.software)) {
+                (Some(b), _) => format!("{b} bytes"),
+                (None, true) => "not searched (software adapter: never chosen)".into(),
+                (None, false) => "GPU never faster".into(),
+            }
         );
     }
     let _ = writeln!(
