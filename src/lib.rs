@@ -14,3 +14,4 @@ pub mod hw;
 pub mod node;
 pub mod sched;
 pub mod store;
+pub mod wasm;

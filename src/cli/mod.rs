@@ -5,6 +5,7 @@
 
 pub mod bench;
 mod config_check;
+mod eval;
 pub mod hash;
 mod info;
 mod serve;
@@ -39,6 +40,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Start the node: HTTP server with `~meta@1.0` and the AO APIs.
     Serve(serve::ServeArgs),
+    /// Run an AO process module in memory: one JSON result per message.
+    Eval(eval::EvalArgs),
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -92,6 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let flags = args.config_flags();
             serve::run(load_config(&cli.config, &cli.set, &flags)?)
         }
+        Command::Eval(args) => eval::run(&load_config(&cli.config, &cli.set, &[])?, &args),
         Command::Config(ConfigCommand::Check(args)) => {
             config_check::run(args, cli.config.as_deref(), &cli.set)
         }

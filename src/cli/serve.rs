@@ -13,6 +13,7 @@ use crate::config::Loaded;
 use crate::http::{self, NodeState};
 use crate::hw::{self, profile::ProfileSet};
 use crate::node::NodeIdentity;
+use crate::store::Store;
 
 /// Arguments of `aocu serve` (shortcuts for configuration keys).
 #[derive(Debug, Args)]
@@ -47,6 +48,10 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
     let profiles =
         ProfileSet::load(Some(&config.profiles_dir)).context("loading hardware profiles")?;
     let profile = profiles.best_match(&hardware);
+    let store = Arc::new(
+        Store::open(&config.state_dir)
+            .with_context(|| format!("opening the state in {}", config.state_dir.display()))?,
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("aocu-http")
@@ -61,6 +66,8 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             identity: NodeIdentity::new(config.node_name.clone(), addr),
             hardware,
             profile,
+            store,
+            wallet_address: None,
         });
         let shutdown = shutdown_signal()?;
         // The first line on stdout is the address: scripts and tests read it (port 0).
