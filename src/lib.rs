@@ -7,9 +7,11 @@
 pub mod cli;
 pub mod config;
 pub mod cu;
+pub mod exec;
 pub mod hash;
 pub mod http;
 pub mod hw;
+pub mod meter;
 pub mod node;
 pub mod sched;
 pub mod store;

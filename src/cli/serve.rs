@@ -10,8 +10,10 @@ use clap::Args;
 
 use super::Outcome;
 use crate::config::Loaded;
+use crate::exec::CorePlan;
 use crate::http::{self, NodeState};
 use crate::hw::{self, profile::ProfileSet};
+use crate::meter::Meter;
 use crate::node::NodeIdentity;
 
 /// Arguments of `aocu serve` (shortcuts for configuration keys).
@@ -43,6 +45,11 @@ impl ServeArgs {
 pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
     let config = loaded.config;
     super::init_logging(&config.log);
+    // A bad `executors` key stops the node here, before it listens (and before GPU discovery),
+    // with the reason.
+    let plan =
+        CorePlan::new(&config.executors, &hw::cpu::discover()).context("planning executors")?;
+    tracing::info!(cpus = ?plan.cpus, "executor core plan");
     let hardware = hw::discover(Duration::from_millis(config.gpu_discovery_timeout_ms));
     let profiles =
         ProfileSet::load(Some(&config.profiles_dir)).context("loading hardware profiles")?;
@@ -61,6 +68,9 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             identity: NodeIdentity::new(config.node_name.clone(), addr),
             hardware,
             profile,
+            // The process runtime starts its pool from `plan`; until then no executor runs.
+            executors: None,
+            meter: Meter::new(plan.len()),
         });
         let shutdown = shutdown_signal()?;
         // The first line on stdout is the address: scripts and tests read it (port 0).

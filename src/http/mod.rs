@@ -19,8 +19,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::exec::PoolMonitor;
 use crate::hw::Hardware;
 use crate::hw::profile::Match;
+use crate::meter::Meter;
 use crate::node::NodeIdentity;
 pub use response::{ApiError, HttpResponse};
 
@@ -36,6 +38,10 @@ pub struct NodeState {
     pub hardware: Hardware,
     /// The hardware profile that matched, if any.
     pub profile: Option<Match>,
+    /// Counters of the executor pool, when one runs (`executors` in `~meta@1.0/info`).
+    pub executors: Option<PoolMonitor>,
+    /// The node's meter (`metering` in `~meta@1.0/info`).
+    pub meter: Meter,
 }
 
 /// Serve HTTP on `listener` until `shutdown` completes, then let open requests finish.
