@@ -43,6 +43,20 @@ pub struct Config {
     pub executors: ExecutorsSetting,
     /// Jobs one executor's queue holds before submitters wait (or get a busy answer).
     pub executor_queue_depth: NonZeroUsize,
+    /// Evaluate newly scheduled messages in the background; when false (AO's CU behaviour) a
+    /// message is evaluated when its result is first asked for.
+    pub eager_evaluation: bool,
+    /// Checkpoint a process after this many evaluated messages (0: not by count).
+    pub checkpoint_every_messages: u64,
+    /// Checkpoint a process when this many seconds passed since its last checkpoint, at the
+    /// next evaluated message (0: not by time).
+    pub checkpoint_every_seconds: u64,
+    /// Largest memory one process may have, in bytes (caps its `Memory-Limit` tag).
+    pub max_memory_bytes: u64,
+    /// Largest compute (wasm fuel) one message may use (caps its `Compute-Limit` tag).
+    pub max_compute: u64,
+    /// Longest wall-clock time one message may run, in milliseconds.
+    pub message_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -57,6 +71,25 @@ impl Default for Config {
             max_body_bytes: 10 * 1024 * 1024,
             executors: ExecutorsSetting::Physical,
             executor_queue_depth: DEFAULT_EXECUTOR_QUEUE_DEPTH,
+            eager_evaluation: false,
+            checkpoint_every_messages: 1000,
+            checkpoint_every_seconds: 600,
+            max_memory_bytes: crate::wasm::NodeLimits::default().max_memory_bytes,
+            max_compute: crate::wasm::NodeLimits::default().max_compute,
+            message_timeout_ms: crate::wasm::NodeLimits::default()
+                .message_timeout
+                .as_millis() as u64,
+        }
+    }
+}
+
+impl Config {
+    /// The process limits configured for this node.
+    pub fn node_limits(&self) -> crate::wasm::NodeLimits {
+        crate::wasm::NodeLimits {
+            max_memory_bytes: self.max_memory_bytes,
+            max_compute: self.max_compute,
+            message_timeout: std::time::Duration::from_millis(self.message_timeout_ms),
         }
     }
 }

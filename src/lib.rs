@@ -4,6 +4,7 @@
 //! [`hw`] discovers the machine, [`config`] loads the node configuration, [`http`] serves
 //! `~meta@1.0` and the AO APIs, [`node`] holds the node's identity, [`cli`] is the command line.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod cu;
@@ -15,3 +16,4 @@ pub mod meter;
 pub mod node;
 pub mod sched;
 pub mod store;
+pub mod wasm;

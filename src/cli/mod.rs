@@ -3,7 +3,10 @@
 //! Exit codes: 0 success, 1 a check failed (e.g. `config check` on a bad file),
 //! 2 a usage or runtime error.
 
+pub mod bench;
 mod config_check;
+mod eval;
+pub mod hash;
 mod info;
 mod serve;
 
@@ -37,9 +40,23 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Start the node: HTTP server with `~meta@1.0` and the AO APIs.
     Serve(serve::ServeArgs),
+    /// Run an AO process module in memory: one JSON result per message.
+    Eval(eval::EvalArgs),
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Hash files in batches (`b3sum`/`sha256sum` lines), or verify such lists with `--check`.
+    Hash(hash::HashArgs),
+    /// Measure this machine.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `aocu bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Batch hashing throughput per engine, and the CPU/GPU crossover batch size.
+    Hash(bench::HashBenchArgs),
 }
 
 /// `aocu config ...`
@@ -78,8 +95,21 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let flags = args.config_flags();
             serve::run(load_config(&cli.config, &cli.set, &flags)?)
         }
+        Command::Eval(args) => eval::run(&load_config(&cli.config, &cli.set, &[])?, &args),
         Command::Config(ConfigCommand::Check(args)) => {
             config_check::run(args, cli.config.as_deref(), &cli.set)
+        }
+        Command::Hash(args) => {
+            let crossover = match args.engine {
+                crate::hash::Engine::Auto => {
+                    bench::profile_crossover(&load_config(&cli.config, &cli.set, &[])?)?
+                }
+                _ => None,
+            };
+            hash::run(&args, crossover)
+        }
+        Command::Bench(BenchCommand::Hash(args)) => {
+            bench::run_hash(&load_config(&cli.config, &cli.set, &[])?, &args)
         }
     }
 }

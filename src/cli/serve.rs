@@ -15,6 +15,7 @@ use crate::http::{self, NodeState};
 use crate::hw::{self, profile::ProfileSet};
 use crate::meter::Meter;
 use crate::node::NodeIdentity;
+use crate::store::Store;
 
 /// Arguments of `aocu serve` (shortcuts for configuration keys).
 #[derive(Debug, Args)]
@@ -54,6 +55,10 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
     let profiles =
         ProfileSet::load(Some(&config.profiles_dir)).context("loading hardware profiles")?;
     let profile = profiles.best_match(&hardware);
+    let store = Arc::new(
+        Store::open(&config.state_dir)
+            .with_context(|| format!("opening the state in {}", config.state_dir.display()))?,
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("aocu-http")
@@ -71,6 +76,8 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             // The process runtime starts its pool from `plan`; until then no executor runs.
             executors: None,
             meter: Meter::new(plan.len()),
+            store,
+            wallet_address: None,
         });
         let shutdown = shutdown_signal()?;
         // The first line on stdout is the address: scripts and tests read it (port 0).

@@ -3,6 +3,7 @@
 //! [`route`] maps a request to its handler. Every handler runs in its own task so that a bug
 //! in one request becomes a 500 answer instead of a dropped connection.
 
+pub mod gateway;
 pub mod meta;
 pub mod response;
 
@@ -24,12 +25,13 @@ use crate::hw::Hardware;
 use crate::hw::profile::Match;
 use crate::meter::Meter;
 use crate::node::NodeIdentity;
+use crate::store::Store;
 pub use response::{ApiError, HttpResponse};
 
 /// How long open connections may take to finish after shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// What every handler can see: the node's identity, hardware and matched profile.
+/// What every handler can see: the node's identity, hardware, matched profile and store.
 #[derive(Debug)]
 pub struct NodeState {
     /// Name, version, listen address, start time.
@@ -42,6 +44,11 @@ pub struct NodeState {
     pub executors: Option<PoolMonitor>,
     /// The node's meter (`metering` in `~meta@1.0/info`).
     pub meter: Meter,
+    /// The node's durable state (modules, processes, schedules, results).
+    pub store: Arc<Store>,
+    /// The node wallet's address, which is also its scheduler's address; `None` until the node
+    /// has a wallet. The gateway publishes the node's `Scheduler-Location` under it.
+    pub wallet_address: Option<String>,
 }
 
 /// Serve HTTP on `listener` until `shutdown` completes, then let open requests finish.
@@ -114,6 +121,11 @@ pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResp
         ["~meta@1.0", rest @ ..] => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             meta::get(state, rest)
+        }
+        ["graphql"] => gateway::graphql(state, req).await,
+        ["raw", id] => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            gateway::raw(state, id, req.method() == Method::HEAD).await
         }
         ["healthcheck"] => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;

@@ -6,6 +6,7 @@
 //! survives `kill -9`. Records are JSON (serde) so that they stay readable and evolvable;
 //! module bytes, raw data items and checkpoints are stored as they are.
 
+mod lookup;
 mod records;
 
 use std::path::{Path, PathBuf};
@@ -277,6 +278,26 @@ impl Store {
             .insert((process_id, slot), encode(result).as_slice())?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// Store the results of several slots of a process in one transaction. Returns, for each,
+    /// whether the slot had no result before.
+    pub fn put_results(
+        &self,
+        process_id: &str,
+        results: &[(u64, StoredResult)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let mut fresh = Vec::with_capacity(results.len());
+        {
+            let mut table = txn.open_table(RESULTS)?;
+            for (slot, result) in results {
+                let old = table.insert((process_id, *slot), encode(result).as_slice())?;
+                fresh.push(old.is_none());
+            }
+        }
+        txn.commit()?;
+        Ok(fresh)
     }
 
     /// The result of a slot, when evaluated.

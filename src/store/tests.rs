@@ -104,6 +104,23 @@ fn results_checkpoints_and_modules() {
     assert_eq!(store.result(&pid, 1).unwrap().unwrap().message_id, "msg-1");
     assert_eq!(store.results(&pid, 1, 9, 9).unwrap().len(), 2);
     assert_eq!(store.result(&pid, 9).unwrap(), None);
+    let batch: Vec<(u64, StoredResult)> = (2..5)
+        .map(|slot| {
+            let result = serde_json::json!({ "Output": slot * 10 });
+            (
+                slot,
+                StoredResult {
+                    message_id: format!("msg-{slot}"),
+                    result,
+                },
+            )
+        })
+        .collect();
+    assert_eq!(
+        store.put_results(&pid, &batch).unwrap(),
+        vec![false, true, true]
+    );
+    assert_eq!(store.result(&pid, 4).unwrap().unwrap().result["Output"], 40);
 
     store.put_checkpoint(&pid, 10, b"ten").unwrap();
     store.put_checkpoint(&pid, 20, b"twenty").unwrap();

@@ -36,7 +36,11 @@ pub struct Server {
 impl Server {
     /// Start `aocu serve` on 127.0.0.1:0 with extra arguments and wait for its address line.
     pub fn start(extra: &[&str]) -> Server {
-        let state_dir = tempfile::tempdir().expect("temp dir");
+        Server::start_in(tempfile::tempdir().expect("temp dir"), extra)
+    }
+
+    /// Like [`Server::start`], on a state directory the test has already filled.
+    pub fn start_in(state_dir: tempfile::TempDir, extra: &[&str]) -> Server {
         let mut child = aocu()
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(state_dir.path())

@@ -1,0 +1,3 @@
+//! The measurements behind `aocu bench`, shared with the criterion benches under `benches/`.
+
+pub mod hash;

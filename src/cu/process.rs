@@ -1,0 +1,400 @@
+//! What an executor holds for one process, and the work done there: load (restore the latest
+//! checkpoint, or spawn fresh), evaluate the schedule in slot order, store each result, take
+//! checkpoints, and evaluate dry-runs that leave no trace.
+//!
+//! Everything here runs on the process' executor thread (see [`crate::exec`]): the process
+//! state is owned by that thread and never locked.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::checkpoint;
+use super::message::{process_env, process_message, tag};
+use super::output::result_json;
+use super::{CuError, Outbox};
+use crate::meter::{Meter, MessageRecord};
+use crate::store::{ProcessRecord, ScheduledMessage, Store, StoredResult};
+use crate::wasm::{Limits, MessageInput, ModuleCache, NodeLimits, Process, Snapshot};
+
+/// How many scheduled messages are read from the store at a time.
+const PAGE: usize = 256;
+
+/// When checkpoints are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointEvery {
+    /// After this many evaluated messages since the last checkpoint (0: never by count).
+    pub messages: u64,
+    /// After this much time since the last checkpoint, at the next message boundary (zero:
+    /// never by time).
+    pub interval: Duration,
+}
+
+/// What evaluation on an executor needs from the node.
+#[derive(Debug)]
+pub struct Context {
+    /// Durable state.
+    pub store: Arc<Store>,
+    /// Compiled modules.
+    pub modules: Arc<ModuleCache>,
+    /// Node limits that cap the processes' own.
+    pub limits: NodeLimits,
+    /// Checkpoint policy.
+    pub checkpoints: CheckpointEvery,
+    /// Where metering goes.
+    pub meter: Option<Meter>,
+}
+
+/// A process held by an executor: its instance and how far it has been evaluated.
+pub struct Held {
+    process: Process,
+    env: Value,
+    module_id: String,
+    /// The next slot to evaluate.
+    next: u64,
+    /// Timestamp and block height of the last evaluated message (dry-runs default to them).
+    last_timestamp: u64,
+    last_block_height: u64,
+    since_checkpoint: u64,
+    checkpoint_at: Instant,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held")
+            .field("module", &self.module_id)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Held {
+    /// The next slot this process will evaluate.
+    pub fn next_slot(&self) -> u64 {
+        self.next
+    }
+
+    /// Load a process: from its latest checkpoint when one restores, else fresh at slot 0.
+    pub fn load(ctx: &Context, process_id: &str) -> Result<Held, CuError> {
+        let record = ctx
+            .store
+            .process(process_id)?
+            .ok_or_else(|| CuError::UnknownProcess(process_id.to_string()))?;
+        let module = ctx.store.module(&record.module)?.ok_or_else(|| {
+            CuError::Module(format!(
+                "module {} of process {process_id} is not stored",
+                record.module
+            ))
+        })?;
+        let bytes = ctx.store.module_bytes(&record.module)?.ok_or_else(|| {
+            CuError::Module(format!("module {} has no bytes stored", record.module))
+        })?;
+        let loaded = ctx
+            .modules
+            .load(&bytes)
+            .map_err(|e| CuError::Module(format!("module {}: {e}", record.module)))?;
+        let limits = limits_of(&record, &module.tags, &ctx.limits)?;
+        let env = process_env(&record, &module);
+        let mut held = None;
+        if let Some((slot, frame)) = ctx.store.latest_checkpoint(process_id, u64::MAX)? {
+            match restore(ctx, process_id, &loaded, limits, slot, &frame) {
+                Ok(process) => {
+                    let (timestamp, block_height) = ctx
+                        .store
+                        .messages(process_id, slot, slot, 1)?
+                        .first()
+                        .map_or((0, 0), |m| {
+                            (m.assignment.timestamp, m.assignment.block_height)
+                        });
+                    tracing::info!(process = process_id, slot, "restored from checkpoint");
+                    held = Some(Held {
+                        process,
+                        env: env.clone(),
+                        module_id: record.module.clone(),
+                        next: slot + 1,
+                        last_timestamp: timestamp,
+                        last_block_height: block_height,
+                        since_checkpoint: 0,
+                        checkpoint_at: Instant::now(),
+                    });
+                }
+                Err(reason) => {
+                    tracing::warn!(
+                        process = process_id,
+                        slot,
+                        %reason,
+                        "discarding a bad checkpoint; the process is rebuilt by replay"
+                    );
+                    ctx.store.remove_checkpoint(process_id, slot)?;
+                }
+            }
+        }
+        match held {
+            Some(h) => Ok(h),
+            None => Ok(Held {
+                process: Process::spawn(loaded, limits)
+                    .map_err(|e| CuError::Module(format!("module {}: {e}", record.module)))?,
+                env,
+                module_id: record.module,
+                next: 0,
+                last_timestamp: 0,
+                last_block_height: 0,
+                since_checkpoint: 0,
+                checkpoint_at: Instant::now(),
+            }),
+        }
+    }
+
+    /// Evaluate every scheduled slot up to `to` (inclusive; or as far as the schedule goes),
+    /// storing each result. Returns the outbox of the slots evaluated for the first time.
+    pub fn advance(
+        &mut self,
+        ctx: &Context,
+        process_id: &str,
+        to: u64,
+        executor: (usize, Option<usize>),
+    ) -> Result<Vec<Outbox>, CuError> {
+        let mut outboxes = Vec::new();
+        while self.next <= to {
+            let page = ctx.store.messages(process_id, self.next, to, PAGE)?;
+            if page.is_empty() {
+                break;
+            }
+            let mut results = Vec::with_capacity(page.len());
+            for scheduled in &page {
+                if scheduled.assignment.slot != self.next {
+                    return Err(CuError::Schedule(format!(
+                        "process {process_id} has no message at slot {} (found slot {})",
+                        self.next, scheduled.assignment.slot
+                    )));
+                }
+                let (stored, record) = self.evaluate(process_id, scheduled, executor);
+                if let Some(meter) = &ctx.meter {
+                    meter.record(&record);
+                }
+                results.push((scheduled.assignment.slot, stored, scheduled.id.clone()));
+            }
+            // Results already stored (evaluated before a restart) are identical: not pushed twice.
+            for (slot, stored, message_id) in results {
+                let fresh = ctx.store.result(process_id, slot)?.is_none();
+                ctx.store.put_result(process_id, slot, &stored)?;
+                if fresh {
+                    outboxes.push(Outbox {
+                        process: process_id.to_string(),
+                        message: message_id,
+                        slot,
+                        result: stored.result,
+                    });
+                }
+            }
+            self.maybe_checkpoint(ctx, process_id)?;
+        }
+        Ok(outboxes)
+    }
+
+    fn evaluate(
+        &mut self,
+        process_id: &str,
+        scheduled: &ScheduledMessage,
+        (executor, cpu): (usize, Option<usize>),
+    ) -> (StoredResult, MessageRecord) {
+        let message = process_message(scheduled, &self.module_id);
+        let evaluation = self.process.evaluate(MessageInput::new(&message, &self.env));
+        self.next = scheduled.assignment.slot + 1;
+        self.last_timestamp = scheduled.assignment.timestamp;
+        self.last_block_height = scheduled.assignment.block_height;
+        self.since_checkpoint += 1;
+        let mut raw = evaluation.result.to_json();
+        // AO's loader reports the gas it metered; here that is the fuel the message used.
+        if evaluation.result.gas_used.is_none()
+            && let Value::Object(map) = &mut raw
+        {
+            map.insert("GasUsed".into(), json!(evaluation.metering.fuel));
+        }
+        let record = MessageRecord {
+            process: process_id.to_string(),
+            message: scheduled.id.clone(),
+            fuel: evaluation.metering.fuel,
+            wall_ns: evaluation.metering.wall_ns,
+            peak_memory_bytes: evaluation.metering.memory_bytes,
+            executor,
+            cpu,
+            error: evaluation.failure.is_some(),
+        };
+        let stored = StoredResult {
+            message_id: scheduled.id.clone(),
+            result: result_json(&raw),
+        };
+        (stored, record)
+    }
+
+    fn maybe_checkpoint(&mut self, ctx: &Context, process_id: &str) -> Result<(), CuError> {
+        let every = ctx.checkpoints;
+        let by_count = every.messages > 0 && self.since_checkpoint >= every.messages;
+        let by_time = !every.interval.is_zero()
+            && self.since_checkpoint > 0
+            && self.checkpoint_at.elapsed() >= every.interval;
+        if by_count || by_time {
+            self.checkpoint(ctx, process_id)?;
+        }
+        Ok(())
+    }
+
+    /// Store a checkpoint of the current state (after slot `next - 1`).
+    pub fn checkpoint(&mut self, ctx: &Context, process_id: &str) -> Result<(), CuError> {
+        let Some(slot) = self.next.checked_sub(1) else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let snapshot = self.process.snapshot().to_bytes();
+        let frame = checkpoint::encode(slot, &snapshot);
+        ctx.store.put_checkpoint(process_id, slot, &frame)?;
+        tracing::debug!(
+            process = process_id,
+            slot,
+            memory = snapshot.len(),
+            stored = frame.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "checkpoint"
+        );
+        self.since_checkpoint = 0;
+        self.checkpoint_at = Instant::now();
+        Ok(())
+    }
+
+    /// Evaluate a dry-run message on the current state and put the state back as it was.
+    pub fn dry_run(
+        &mut self,
+        process_id: &str,
+        body: Map<String, Value>,
+    ) -> Result<Value, CuError> {
+        let message = dry_run_fields(process_id, body, self.last_timestamp, self.last_block_height);
+        let before = self.process.snapshot();
+        let evaluation = self.process.evaluate(MessageInput::new(&message, &self.env));
+        if !evaluation.reverted {
+            self.restore_snapshot(&before)?;
+        }
+        let mut raw = evaluation.result.to_json();
+        if evaluation.result.gas_used.is_none()
+            && let Value::Object(map) = &mut raw
+        {
+            map.insert("GasUsed".into(), json!(evaluation.metering.fuel));
+        }
+        Ok(result_json(&raw))
+    }
+
+    fn restore_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), CuError> {
+        let module = self.process.module().clone();
+        let limits = self.process.limits();
+        self.process = Process::restore(module, limits, snapshot)
+            .map_err(|e| CuError::Internal(format!("restoring the state after a dry-run: {e}")))?;
+        Ok(())
+    }
+
+    /// The process memory now, and the slot it is at (`None` before the first message).
+    pub fn memory(&mut self) -> (Option<u64>, Vec<u8>) {
+        let slot = self.next.checked_sub(1);
+        (slot, self.process.snapshot().memory)
+    }
+}
+
+/// A dry-run message as AO's CU builds it (`domain/api/dryRun.js`): the latest evaluated
+/// message's `Timestamp` and `Block-Height` (the body may override them), `Cron: false`,
+/// `Target` the process, the body's fields, then `From` (the `From-Process` tag, else `Owner`)
+/// and `Read-Only: true`.
+pub fn dry_run_fields(
+    process_id: &str,
+    body: Map<String, Value>,
+    timestamp: u64,
+    block_height: u64,
+) -> Value {
+    let mut fields = Map::new();
+    fields.insert("Timestamp".into(), json!(timestamp));
+    fields.insert("Block-Height".into(), json!(block_height));
+    fields.insert("Cron".into(), json!(false));
+    fields.insert("Target".into(), json!(process_id));
+    let from = body
+        .get("Tags")
+        .and_then(Value::as_array)
+        .and_then(|tags| {
+            tags.iter().find(|t| {
+                t.get("name").and_then(Value::as_str) == Some("From-Process")
+            })
+        })
+        .and_then(|t| t.get("value"))
+        .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+        .cloned()
+        .or_else(|| body.get("Owner").cloned())
+        .unwrap_or(Value::Null);
+    for (k, v) in body {
+        fields.insert(k, v);
+    }
+    fields.insert("From".into(), from);
+    fields.insert("Read-Only".into(), json!(true));
+    Value::Object(fields)
+}
+
+/// A process' limits: its own `Memory-Limit`/`Compute-Limit` tags, else its module's, capped by
+/// the node's.
+fn limits_of(
+    record: &ProcessRecord,
+    module_tags: &[crate::store::Tag],
+    node: &NodeLimits,
+) -> Result<Limits, CuError> {
+    let find = |name: &str| tag(&record.tags, name).or_else(|| tag(module_tags, name));
+    Limits::from_tags(find("Memory-Limit"), find("Compute-Limit"), node)
+        .map_err(|e| CuError::Module(format!("process {}: {e}", record.id)))
+}
+
+/// Decode, check and restore a stored checkpoint; the reason when it cannot be used.
+fn restore(
+    ctx: &Context,
+    process_id: &str,
+    module: &Arc<crate::wasm::LoadedModule>,
+    limits: Limits,
+    slot: u64,
+    frame: &[u8],
+) -> Result<Process, String> {
+    // Results up to the checkpoint must be there: they are written before it is.
+    if ctx
+        .store
+        .result(process_id, slot)
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        return Err(format!("no stored result at its slot {slot}"));
+    }
+    let bytes = checkpoint::decode(slot, frame).map_err(|e| e.to_string())?;
+    let snapshot = Snapshot::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    Process::restore(module.clone(), limits, &snapshot).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_run_message_fields() {
+        let body: Map<String, Value> = serde_json::from_value(json!({
+            "Id": "1234", "Owner": "OWNER", "Target": "P",
+            "Tags": [{"name": "Action", "value": "Eval"}], "Data": "return 1", "Anchor": "0",
+            "Timestamp": 99
+        }))
+        .unwrap();
+        let m = dry_run_fields("P", body, 5, 6);
+        assert_eq!(m["Timestamp"], 99, "the body overrides the defaults");
+        assert_eq!(m["Block-Height"], 6);
+        assert_eq!(m["From"], "OWNER");
+        assert_eq!(m["Read-Only"], true);
+        assert_eq!(m["Cron"], false);
+        let body: Map<String, Value> = serde_json::from_value(json!({
+            "Owner": "MU", "Tags": [{"name": "From-Process", "value": "OTHER"}]
+        }))
+        .unwrap();
+        let m = dry_run_fields("P", body, 5, 6);
+        assert_eq!(m["From"], "OTHER");
+        assert_eq!(m["Target"], "P");
+        assert_eq!(m["Timestamp"], 5);
+    }
+}

@@ -1,0 +1,290 @@
+//! The small part of the Arweave gateway interface that AO clients use to look things up:
+//! `POST /graphql` (and `GET /graphql?query=`) over what the node holds, and `GET /raw/{id}`.
+//!
+//! `@permaweb/aoconnect`'s `spawn` reads the module's tags here; `@permaweb/ao-scheduler-utils`
+//! finds a scheduler's URL through its `Scheduler-Location` record and a process' scheduler
+//! through its `Scheduler` tag. See `docs/ao-http-api.md` for the exact queries.
+
+pub mod graphql;
+pub mod records;
+pub mod transactions;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::response::{self, ApiError, HttpResponse};
+use super::{NodeState, percent_decode, read_body};
+use graphql::QueryError;
+use records::{NodeRecords, SchedulerLocation, data_bytes, tag_value};
+use transactions::ExecError;
+
+/// Largest GraphQL request body: queries are small.
+pub const GRAPHQL_BODY_LIMIT: u64 = 1024 * 1024;
+
+/// `POST /graphql` or `GET /graphql?query=&variables=&operationName=`.
+pub async fn graphql(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
+    let location = node_address(state)
+        .await
+        .map(|address| scheduler_location(state, &req, address));
+    let request = match *req.method() {
+        Method::POST => {
+            let body = read_body(req, GRAPHQL_BODY_LIMIT).await?;
+            request_from_body(&body)
+        }
+        Method::GET => request_from_query(req.uri().query().unwrap_or("")),
+        _ => return Err(ApiError::method_not_allowed("GET, POST")),
+    };
+    let request = match request {
+        Ok(r) => r,
+        Err(message) => return Ok(graphql_error("bad-query", &message)),
+    };
+    let store = state.store.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let fields = graphql::parse(
+            &request.query,
+            request.operation_name.as_deref(),
+            &request.variables,
+        )?;
+        let source = NodeRecords {
+            store: &store,
+            scheduler: location,
+        };
+        transactions::execute(&fields, &source)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the GraphQL task failed: {e}")))?;
+    match answer {
+        Ok(data) => Ok(response::json(&json!({ "data": data }))),
+        Err(ExecError::Query(e @ QueryError::Unsupported(_))) => {
+            Ok(graphql_error("unsupported-query", &e.to_string()))
+        }
+        Err(ExecError::Query(e)) => Ok(graphql_error("bad-query", &e.to_string())),
+        Err(ExecError::Store(e)) => Err(ApiError::internal(e.to_string())),
+    }
+}
+
+/// `GET /raw/{id}` (`HEAD` too): a module's bytes, or a scheduled message's `Data`.
+pub async fn raw(state: &NodeState, id: &str, head: bool) -> Result<HttpResponse, ApiError> {
+    if !is_id(id) {
+        return Err(ApiError::bad_request(format!(
+            "`{id}` is not a transaction ID (43 base64url characters)"
+        )));
+    }
+    let store = state.store.clone();
+    let key = id.to_string();
+    let found = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
+        let id = key;
+        if let Some(module) = store.module(&id)? {
+            let content_type = tag_value(&module.tags, "Content-Type")
+                .unwrap_or("application/wasm")
+                .to_string();
+            return Ok(store.module_bytes(&id)?.map(|b| (content_type, b)));
+        }
+        let records = NodeRecords {
+            store: &store,
+            scheduler: None,
+        };
+        Ok(records.message(&id)?.map(|m| {
+            let record = records::message_record(&m);
+            let content_type = record
+                .data_type
+                .unwrap_or_else(|| "application/octet-stream".to_string());
+            (content_type, data_bytes(m.message.get("Data")))
+        }))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the raw-data task failed: {e}")))?
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let Some((content_type, bytes)) = found else {
+        return Err(ApiError::not_found(format!(
+            "no module or message with ID {id} on this node"
+        )));
+    };
+    let length = bytes.len();
+    let mut response = response::with_body(
+        StatusCode::OK,
+        "application/octet-stream",
+        if head {
+            Bytes::new()
+        } else {
+            Bytes::from(bytes)
+        },
+    );
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    Ok(response)
+}
+
+/// A GraphQL request: the query text, its variables and which operation to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphqlRequest {
+    /// The query document.
+    pub query: String,
+    /// Variable values.
+    pub variables: Map<String, Value>,
+    /// The operation to run when the document has several.
+    pub operation_name: Option<String>,
+}
+
+/// Read `{"query", "variables", "operationName"}`; the error names the bad field.
+pub fn request_from_body(body: &[u8]) -> Result<GraphqlRequest, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let Value::Object(obj) = value else {
+        return Err("the body must be a JSON object with a `query` string".into());
+    };
+    let query = match obj.get("query") {
+        Some(Value::String(q)) => q.clone(),
+        Some(_) => return Err("`query` must be a string".into()),
+        None => return Err("the body has no `query`".into()),
+    };
+    let variables = match obj.get("variables") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(v)) => v.clone(),
+        Some(_) => return Err("`variables` must be an object".into()),
+    };
+    let operation_name = match obj.get("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(n)) => Some(n.clone()),
+        Some(_) => return Err("`operationName` must be a string".into()),
+    };
+    Ok(GraphqlRequest {
+        query,
+        variables,
+        operation_name,
+    })
+}
+
+/// Read `?query=&variables=&operationName=` (GraphQL over HTTP's GET form).
+pub fn request_from_query(query: &str) -> Result<GraphqlRequest, String> {
+    let mut text = None;
+    let mut variables = Map::new();
+    let mut operation_name = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decode(&value.replace('+', " "))
+            .ok_or_else(|| format!("query parameter `{key}` is not valid percent-encoded UTF-8"))?;
+        match key {
+            "query" => text = Some(value),
+            "variables" if !value.is_empty() => match serde_json::from_str(&value) {
+                Ok(Value::Object(v)) => variables = v,
+                Ok(Value::Null) => {}
+                _ => return Err("`variables` must be a JSON object".into()),
+            },
+            "operationName" if !value.is_empty() => operation_name = Some(value),
+            _ => {}
+        }
+    }
+    Ok(GraphqlRequest {
+        query: text.ok_or("the request has no `query` parameter")?,
+        variables,
+        operation_name,
+    })
+}
+
+/// 400 in GraphQL's error shape and the node's (`error`, `kind`) at once.
+fn graphql_error(kind: &str, message: &str) -> HttpResponse {
+    response::json_with_status(
+        StatusCode::BAD_REQUEST,
+        &json!({ "errors": [{ "message": message }], "error": message, "kind": kind }),
+    )
+}
+
+/// The node wallet's address (its scheduler's), once known. The one place the gateway reads
+/// the node's identity: when the scheduler owns the wallet, this asks the scheduler.
+async fn node_address(state: &NodeState) -> Option<String> {
+    state.wallet_address.clone()
+}
+
+/// The node's `Scheduler-Location`, reached at the host this request came to.
+fn scheduler_location(
+    state: &NodeState,
+    req: &Request<Incoming>,
+    address: String,
+) -> SchedulerLocation {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| is_host(h))
+        .map_or_else(|| state.identity.listen.to_string(), str::to_string);
+    SchedulerLocation {
+        address,
+        url: format!("http://{host}"),
+    }
+}
+
+/// A `Host` header value we are willing to echo into a URL: host name or IP, optional port.
+fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+}
+
+/// 43 base64url characters: an Arweave/ANS-104 ID.
+pub fn is_id(id: &str) -> bool {
+    id.len() == 43
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_fields_are_checked_by_name() {
+        let ok =
+            request_from_body(br#"{"query":"{ a }","variables":{"x":1},"operationName":null}"#)
+                .unwrap();
+        assert_eq!(ok.query, "{ a }");
+        assert_eq!(ok.variables.get("x"), Some(&json!(1)));
+        for (body, field) in [
+            (&br#"{"variables":{}}"#[..], "query"),
+            (br#"{"query":1}"#, "query"),
+            (br#"{"query":"{a}","variables":[1]}"#, "variables"),
+            (br#"{"query":"{a}","operationName":2}"#, "operationName"),
+            (br#"[1]"#, "query"),
+            (b"not json", "JSON"),
+        ] {
+            let err = request_from_body(body).unwrap_err();
+            assert!(err.contains(field), "{err}");
+        }
+    }
+
+    #[test]
+    fn get_parameters_are_decoded() {
+        let r = request_from_query(
+            "query=%7B+transactions%28first%3A1%29+%7B+edges+%7B+cursor+%7D+%7D+%7D&variables=%7B%22a%22%3A1%7D&operationName=Q",
+        )
+        .unwrap();
+        assert_eq!(r.query, "{ transactions(first:1) { edges { cursor } } }");
+        assert_eq!(r.variables.get("a"), Some(&json!(1)));
+        assert_eq!(r.operation_name.as_deref(), Some("Q"));
+        assert!(request_from_query("variables=%7B%7D").is_err());
+        assert!(request_from_query("query=%zz").is_err());
+        assert!(request_from_query("query=x&variables=5").is_err());
+    }
+
+    #[test]
+    fn ids_and_hosts() {
+        assert!(is_id(&"a-_Z9".repeat(9)[..43]));
+        assert!(!is_id(&"a".repeat(42)));
+        assert!(!is_id(&format!("{}=", "a".repeat(42))));
+        assert!(is_host("127.0.0.1:6363"));
+        assert!(is_host("[::1]:80"));
+        assert!(is_host("node.example"));
+        assert!(!is_host("evil/path"));
+        assert!(!is_host("a b"));
+        assert!(!is_host(""));
+    }
+}
