@@ -1,11 +1,12 @@
 //! Executor pool scaling: messages per second on 1..N pinned executors with N processes
 //! (N = the allowed CPUs, physical cores first), and the speed-up against one executor in the
-//! same run.
+//! same run, for two kinds of work:
 //!
-//! The work per message is a CPU-bound closure (BLAKE3 over a 64 KiB buffer that the process
-//! owns and rewrites each message, about 40-60 µs on one core): it has the shape of a process
-//! evaluation (state owned by the executor, changed in place, result sent back) without the
-//! process runtime.
+//! - `exec/aos-return`: real AOS processes (`aos-dock.wasm`) evaluating `return 1+1` `Eval`
+//!   messages, the full path (JSON in, result parsed, fuel metering, state protected, metering
+//!   recorded in a [`Meter`]).
+//! - `exec/cpu-bound-closure`: BLAKE3 over a 64 KiB buffer that each process owns and rewrites
+//!   per message: the pool's own scaling, without the process runtime.
 //!
 //! Each iteration sends a batch of messages round-robin over the N processes and waits for all
 //! of them: throughput is what the pool sustains with every queue fed.
@@ -15,16 +16,36 @@ use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use aocu::exec::{CorePlan, ExecutorsSetting, Pool, Shard, executor_for};
+use aocu::meter::{MessageRecord, Meter};
+use aocu::wasm::{
+    Limits, LoadedModule, MessageInput, ModuleCache, NodeLimits, Process, WasmEngine,
+};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::json;
 
 /// Messages per batch (per criterion iteration).
 const BATCH: usize = 256;
 /// Bytes of state each process hashes and rewrites per message.
 const STATE_BYTES: usize = 64 << 10;
 
-/// (total time, messages) per executor count, for the scaling summary.
-static MEASURED: Mutex<BTreeMap<usize, (Duration, u64)>> = Mutex::new(BTreeMap::new());
+/// AOS messages per batch.
+const AOS_BATCH: usize = 64;
+
+/// (total time, messages) per (work, executor count), for the scaling summary.
+static MEASURED: Mutex<BTreeMap<Key, (Duration, u64)>> = Mutex::new(BTreeMap::new());
+
+/// (kind of work, executors).
+type Key = (&'static str, usize);
+
+fn note(work: &'static str, executors: usize, took: Duration, messages: u64) {
+    let mut measured = MEASURED.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = measured.entry((work, executors)).or_default();
+    entry.0 += took;
+    entry.1 += messages;
+}
 
 /// One process ID per executor slot so that the N processes spread evenly over `executors`
 /// (placement is by hash; the bench measures the pool, not the luck of N IDs).
@@ -89,10 +110,7 @@ fn scaling(c: &mut Criterion) {
                         run_batch(&pool, &ids);
                     }
                     let took = start.elapsed();
-                    let mut measured = MEASURED.lock().unwrap_or_else(|p| p.into_inner());
-                    let entry = measured.entry(executors).or_default();
-                    entry.0 += took;
-                    entry.1 += iters * BATCH as u64;
+                    note("cpu-bound-closure", executors, took, iters * BATCH as u64);
                     took
                 })
             },
@@ -101,22 +119,116 @@ fn scaling(c: &mut Criterion) {
         eprintln!("executors={executors} cpus={:?} pinned={pinned}", plan.cpus);
     }
     group.finish();
-    summary();
 }
 
 /// Messages per second per executor count, and the speed-up over one executor.
-fn summary() {
+fn summary(_: &mut Criterion) {
     let measured = MEASURED.lock().unwrap_or_else(|p| p.into_inner());
     let rate = |(took, messages): &(Duration, u64)| *messages as f64 / took.as_secs_f64();
-    let Some(one) = measured.get(&1).map(rate) else {
-        return;
-    };
-    println!("\nexecutor scaling (cpu-bound closure, {BATCH}-message batches):");
-    println!("{:>10} {:>14} {:>10}", "executors", "msg/s", "speed-up");
-    for (executors, m) in measured.iter() {
-        println!("{executors:>10} {:>14.0} {:>9.2}x", rate(m), rate(m) / one);
+    for work in ["aos-return", "cpu-bound-closure"] {
+        let Some(one) = measured.get(&(work, 1)).map(rate) else {
+            continue;
+        };
+        println!("\nexecutor scaling, {work}:");
+        println!("{:>10} {:>14} {:>10}", "executors", "msg/s", "speed-up");
+        for ((w, executors), m) in measured.iter() {
+            if *w == work {
+                println!("{executors:>10} {:>14.0} {:>9.2}x", rate(m), rate(m) / one);
+            }
+        }
     }
 }
 
-criterion_group!(benches, scaling);
+/// The AOS module from the shared test data.
+fn aos_module() -> Arc<LoadedModule> {
+    let near = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    let shared = if near.join("testdata").exists() {
+        near
+    } else {
+        std::path::PathBuf::from("/work/shared")
+    };
+    let bytes = std::fs::read(shared.join("testdata/wasm/aos-dock.wasm")).expect("aos-dock.wasm");
+    let cache = ModuleCache::new(WasmEngine::new().expect("engine"));
+    cache.load(&bytes).expect("module loads")
+}
+
+/// One `Eval` of `return 1+1` to `process`.
+fn aos_eval(process: &str, seq: u64) -> MessageInput {
+    let owner = "OWNER-ADDRESS-00000000000000000000000000000";
+    let message = json!({
+        "Id": format!("MSG-{seq:039}"), "Target": process, "Owner": owner, "From": owner,
+        "Block-Height": "1500000", "Timestamp": (1_732_000_000_000u64 + seq).to_string(),
+        "Module": "MODULE", "Tags": [{"name": "Action", "value": "Eval"}], "Data": "return 1+1",
+    });
+    let env = json!({"Process": {"Id": process, "Owner": owner, "Tags": []},
+        "Module": {"Id": "MODULE", "Tags": []}});
+    MessageInput::new(&message, &env)
+}
+
+fn aos_batch(pool: &Pool<Process>, module: &Arc<LoadedModule>, ids: &[String], meter: &Meter) {
+    let pending: Vec<_> = (0..AOS_BATCH)
+        .map(|m| {
+            let id = ids[m % ids.len()].clone();
+            let input = aos_eval(&id, m as u64);
+            let (module, meter) = (module.clone(), meter.clone());
+            pool.enqueue_blocking(&ids[m % ids.len()], move |shard| {
+                let (executor, cpu) = (shard.executor(), shard.cpu());
+                let process = shard.try_get_or_insert_with(&id, || {
+                    Process::spawn(module, Limits::from_node(&NodeLimits::default()))
+                })?;
+                let evaluation = process.evaluate(input);
+                meter.record(&MessageRecord::of_evaluation(
+                    &id,
+                    "m",
+                    &evaluation,
+                    executor,
+                    cpu,
+                ));
+                Ok::<_, aocu::wasm::WasmError>(evaluation.result.has_error())
+            })
+            .expect("enqueue")
+        })
+        .collect();
+    for p in pending {
+        let failed = p.wait().expect("job result").expect("process spawns");
+        assert!(!failed, "return 1+1 failed");
+    }
+}
+
+fn aos_scaling(c: &mut Criterion) {
+    let cpu = aocu::hw::cpu::discover();
+    let max = CorePlan::new(&ExecutorsSetting::All, &cpu)
+        .expect("plan")
+        .len();
+    let module = aos_module();
+    let mut group = c.benchmark_group("exec/aos-return");
+    group.throughput(Throughput::Elements(AOS_BATCH as u64));
+    group.sample_size(10);
+    for executors in 1..=max {
+        let plan = CorePlan::new(&ExecutorsSetting::Count(executors), &cpu).expect("plan");
+        let queue = NonZeroUsize::new(AOS_BATCH).expect("non-zero batch");
+        let pool: Pool<Process> = Pool::new(&plan, queue).expect("start pool");
+        let meter = Meter::new(executors);
+        let ids = spread_ids(max, executors);
+        aos_batch(&pool, &module, &ids, &meter); // spawn the processes before measuring
+        group.bench_with_input(
+            BenchmarkId::new("executors", executors),
+            &executors,
+            |b, &executors| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        aos_batch(&pool, &module, &ids, &meter);
+                    }
+                    let took = start.elapsed();
+                    note("aos-return", executors, took, iters * AOS_BATCH as u64);
+                    took
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, aos_scaling, scaling, summary);
 criterion_main!(benches);

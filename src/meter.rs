@@ -37,6 +37,28 @@ pub struct MessageRecord {
     pub error: bool,
 }
 
+impl MessageRecord {
+    /// The record of one evaluation by the process runtime, run by `executor` on `cpu`.
+    pub fn of_evaluation(
+        process: &str,
+        message: &str,
+        evaluation: &crate::wasm::Evaluation,
+        executor: usize,
+        cpu: Option<usize>,
+    ) -> MessageRecord {
+        MessageRecord {
+            process: process.to_string(),
+            message: message.to_string(),
+            fuel: evaluation.metering.fuel,
+            wall_ns: evaluation.metering.wall_ns,
+            peak_memory_bytes: evaluation.metering.memory_bytes,
+            executor,
+            cpu,
+            error: evaluation.failure.is_some() || evaluation.result.has_error(),
+        }
+    }
+}
+
 /// Running totals over many messages.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", default)]
