@@ -226,6 +226,15 @@ fn aos_scaling(c: &mut Criterion) {
                 })
             },
         );
+        // Time inside `evaluate` (from the meter) against the pool's wall time tells whether
+        // a slowdown is in the evaluation itself or in the pool around it.
+        let totals = meter.node_totals();
+        eprintln!(
+            "executors={executors} cpus={:?} evaluate: {:.1} µs/message over {} messages",
+            plan.cpus,
+            totals.wall_ns as f64 / 1e3 / totals.messages.max(1) as f64,
+            totals.messages
+        );
     }
     group.finish();
 }
