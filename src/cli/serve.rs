@@ -59,6 +59,11 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
         Store::open(&config.state_dir)
             .with_context(|| format!("opening the state in {}", config.state_dir.display()))?,
     );
+    // Metering totals survive restarts: read them back now, write them at shutdown.
+    let meter = Meter::new(plan.len());
+    if let Err(e) = meter.restore(&store) {
+        tracing::warn!(error = %e, "cannot read the saved metering totals; starting from zero");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("aocu-http")
@@ -75,7 +80,7 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             profile,
             // The process runtime starts its pool from `plan`; until then no executor runs.
             executors: None,
-            meter: Meter::new(plan.len()),
+            meter,
             store,
             wallet_address: None,
         });
@@ -93,7 +98,10 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
                 }
             });
         }
-        http::serve(listener, state, shutdown).await;
+        http::serve(listener, state.clone(), shutdown).await;
+        if let Err(e) = state.meter.persist(&state.store) {
+            tracing::warn!(error = %e, "cannot save the metering totals");
+        }
         notify_systemd("STOPPING=1");
         tracing::info!("node stopped");
         Ok(Outcome::Success)
