@@ -6,12 +6,17 @@
 //! for the file, the line.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::exec::ExecutorsSetting;
+
 /// Where the configuration file is looked for when no `--config` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/aocu/aocu.toml";
+/// Default of `executor-queue-depth`: enough to absorb a burst, small enough to push back.
+pub const DEFAULT_EXECUTOR_QUEUE_DEPTH: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
 /// Prefix of the environment variables that override keys.
 pub const ENV_PREFIX: &str = "AOCU_";
 
@@ -33,6 +38,11 @@ pub struct Config {
     pub gpu_discovery_timeout_ms: u64,
     /// Largest HTTP request body accepted, in bytes.
     pub max_body_bytes: u64,
+    /// Which CPUs run process executors: `"physical"` (one per physical core), `"all"` (every
+    /// allowed hardware thread, physical cores first), a count, or a list of CPU ids.
+    pub executors: ExecutorsSetting,
+    /// Jobs one executor's queue holds before submitters wait (or get a busy answer).
+    pub executor_queue_depth: NonZeroUsize,
     /// Evaluate newly scheduled messages in the background; when false (AO's CU behaviour) a
     /// message is evaluated when its result is first asked for.
     pub eager_evaluation: bool,
@@ -62,6 +72,8 @@ impl Default for Config {
             profiles_dir: PathBuf::from("/etc/aocu/hwprofiles"),
             gpu_discovery_timeout_ms: 10_000,
             max_body_bytes: 10 * 1024 * 1024,
+            executors: ExecutorsSetting::Physical,
+            executor_queue_depth: DEFAULT_EXECUTOR_QUEUE_DEPTH,
             eager_evaluation: false,
             checkpoint_every_messages: 1000,
             checkpoint_every_seconds: 600,
@@ -183,6 +195,7 @@ pub fn load(
         };
         let origin = format!("environment variable {name}");
         set_key(&mut table, key, &value, &origin)?;
+        check_override(&table, key, &origin)?;
         overrides.push((key.clone(), origin));
     }
     for (key, value) in flags {
@@ -195,6 +208,7 @@ pub fn load(
             });
         }
         set_key(&mut table, key, value, &origin)?;
+        check_override(&table, key, &origin)?;
         overrides.push((key.clone(), origin));
     }
     let config = table
@@ -211,6 +225,20 @@ pub fn load(
         file,
         overrides,
     })
+}
+
+/// Check the configuration right after one override, so that a value that does not fit its
+/// key (a word where a count is expected) is blamed on the variable or flag that set it.
+fn check_override(table: &toml::Table, key: &str, origin: &str) -> Result<(), ConfigError> {
+    table
+        .clone()
+        .try_into::<Config>()
+        .map(drop)
+        .map_err(|e| ConfigError::Override {
+            origin: origin.to_string(),
+            key: key.to_string(),
+            message: e.message().trim().to_string(),
+        })
 }
 
 /// The environment variable that overrides `key`: `state-dir` → `AOCU_STATE_DIR`.

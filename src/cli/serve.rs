@@ -10,8 +10,10 @@ use clap::Args;
 
 use super::Outcome;
 use crate::config::Loaded;
+use crate::exec::CorePlan;
 use crate::http::{self, NodeState};
 use crate::hw::{self, profile::ProfileSet};
+use crate::meter::Meter;
 use crate::node::NodeIdentity;
 use crate::store::Store;
 
@@ -44,6 +46,11 @@ impl ServeArgs {
 pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
     let config = loaded.config;
     super::init_logging(&config.log);
+    // A bad `executors` key stops the node here, before it listens (and before GPU discovery),
+    // with the reason.
+    let plan =
+        CorePlan::new(&config.executors, &hw::cpu::discover()).context("planning executors")?;
+    tracing::info!(cpus = ?plan.cpus, "executor core plan");
     let hardware = hw::discover(Duration::from_millis(config.gpu_discovery_timeout_ms));
     let profiles =
         ProfileSet::load(Some(&config.profiles_dir)).context("loading hardware profiles")?;
@@ -52,6 +59,11 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
         Store::open(&config.state_dir)
             .with_context(|| format!("opening the state in {}", config.state_dir.display()))?,
     );
+    // Metering totals survive restarts: read them back now, write them at shutdown.
+    let meter = Meter::new(plan.len());
+    if let Err(e) = meter.restore(&store) {
+        tracing::warn!(error = %e, "cannot read the saved metering totals; starting from zero");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("aocu-http")
@@ -71,6 +83,9 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             identity: NodeIdentity::new(config.node_name.clone(), addr),
             hardware,
             profile,
+            // The process runtime starts its pool from `plan`; until then no executor runs.
+            executors: None,
+            meter,
             store,
             scheduler: scheduler.clone(),
             block_height: crate::sched::BLOCK_HEIGHT,
@@ -99,7 +114,10 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
                 }
             });
         }
-        http::serve(listener, state, shutdown).await;
+        http::serve(listener, state.clone(), shutdown).await;
+        if let Err(e) = state.meter.persist(&state.store) {
+            tracing::warn!(error = %e, "cannot save the metering totals");
+        }
         notify_systemd("STOPPING=1");
         tracing::info!("node stopped");
         Ok(Outcome::Success)

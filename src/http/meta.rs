@@ -26,7 +26,8 @@ pub fn node_message(state: &NodeState) -> Value {
             "capacity": m.profile.capacity,
         })),
         "price": profile.map(|m| &m.profile.price),
-        "metering": Value::Null,
+        "metering": state.meter.to_json(),
+        "executors": state.executors.as_ref().map(crate::exec::PoolMonitor::to_json),
         "devices": DEVICES,
     })
 }

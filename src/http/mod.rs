@@ -22,8 +22,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::exec::PoolMonitor;
 use crate::hw::Hardware;
 use crate::hw::profile::Match;
+use crate::meter::Meter;
 use crate::node::NodeIdentity;
 use crate::store::Store;
 pub use response::{ApiError, HttpResponse};
@@ -48,6 +50,10 @@ pub struct NodeState {
     pub block_height: u64,
     /// Largest request body accepted (config `max-body-bytes`).
     pub max_body_bytes: u64,
+    /// Counters of the executor pool, when one runs (`executors` in `~meta@1.0/info`).
+    pub executors: Option<PoolMonitor>,
+    /// The node's meter (`metering` in `~meta@1.0/info`).
+    pub meter: Meter,
 }
 
 /// Serve HTTP on `listener` until `shutdown` completes, then let open requests finish.
