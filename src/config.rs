@@ -47,6 +47,9 @@ pub struct Config {
     pub max_compute: u64,
     /// Longest wall-clock time one message may run, in milliseconds.
     pub message_timeout_ms: u64,
+    /// The node's Arweave wallet (JWK); empty means `<state-dir>/wallet.json`, generated with
+    /// mode 0600 on first use. Its address is the scheduler address.
+    pub wallet: PathBuf,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             message_timeout_ms: crate::wasm::NodeLimits::default()
                 .message_timeout
                 .as_millis() as u64,
+            wallet: PathBuf::new(),
         }
     }
 }
@@ -78,6 +82,15 @@ impl Config {
             max_memory_bytes: self.max_memory_bytes,
             max_compute: self.max_compute,
             message_timeout: std::time::Duration::from_millis(self.message_timeout_ms),
+        }
+    }
+
+    /// Where the node wallet lives: the `wallet` key, or `<state-dir>/wallet.json`.
+    pub fn wallet_path(&self) -> PathBuf {
+        if self.wallet.as_os_str().is_empty() {
+            self.state_dir.join("wallet.json")
+        } else {
+            self.wallet.clone()
         }
     }
 }

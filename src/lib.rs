@@ -4,6 +4,7 @@
 //! [`hw`] discovers the machine, [`config`] loads the node configuration, [`http`] serves
 //! `~meta@1.0` and the AO APIs, [`node`] holds the node's identity, [`cli`] is the command line.
 
+pub mod ao;
 pub mod bench;
 pub mod cli;
 pub mod config;

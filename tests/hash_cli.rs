@@ -278,3 +278,59 @@ fn gpu_engine_prints_the_same_lines() {
         assert_eq!(gpu.stdout, cpu.stdout, "{alg}");
     }
 }
+
+#[test]
+fn bench_hash_measures_and_writes_the_profile() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let profile = dir.path().join("measured.toml");
+    let bench = || {
+        let out = aocu()
+            .args([
+                "bench",
+                "hash",
+                "--json",
+                "--min-time-ms",
+                "1",
+                "--batch-bytes",
+                "65536",
+            ])
+            .arg("--write-profile")
+            .arg(&profile)
+            .output()
+            .expect("spawn");
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+    let report = bench();
+    let rows = report["measurements"].as_array().expect("rows");
+    for alg in ["blake3", "sha256"] {
+        for len in [64, 1024, 16384, 1 << 20] {
+            for engine in ["baseline", "cpu"] {
+                let n = rows
+                    .iter()
+                    .filter(|r| r["alg"] == alg && r["msg-len"] == len && r["engine"] == engine)
+                    .count();
+                assert_eq!(n, 2, "{alg} {len} {engine}: one row per thread setting");
+            }
+        }
+    }
+    assert!(
+        rows.iter()
+            .all(|r| r["bytes-per-s"].as_f64().is_some_and(|v| v > 0.0))
+    );
+    let text = std::fs::read_to_string(&profile).expect("profile written");
+    let written: aocu::hw::profile::Profile = toml::from_str(&text).expect("a valid profile");
+    let crossover = report["profile-crossover"].as_u64();
+    assert_eq!(written.capacity.hash_gpu_crossover_bytes, crossover);
+    if report["gpu"]["software"] == true {
+        assert_eq!(
+            crossover, None,
+            "a software adapter must never get a crossover"
+        );
+    }
+    // A second run updates the same profile in place.
+    bench();
+    let again: aocu::hw::profile::Profile =
+        toml::from_str(&std::fs::read_to_string(&profile).expect("read")).expect("valid");
+    assert_eq!(again.name, written.name);
+}

@@ -338,7 +338,12 @@ fn gpu_rows(
                     .push(measurement(alg, name, Threads::All, &work, t, vs(t)));
             }
         }
-        let crossover = find_crossover(alg, gpu, engine, min_time)?;
+        // A software rasterizer is never chosen automatically: no crossover to look for.
+        let crossover = if gpu.is_software() {
+            None
+        } else {
+            find_crossover(alg, gpu, engine, min_time)?
+        };
         report.crossover.push((alg, crossover));
     }
     let all: Option<Vec<u64>> = report.crossover.iter().map(|(_, c)| *c).collect();

@@ -30,6 +30,9 @@ pub struct HashBenchArgs {
     /// Milliseconds per measurement (the best run counts).
     #[arg(long, default_value_t = 250)]
     pub min_time_ms: u64,
+    /// Bytes per measured batch (each message size fills one batch of about this size).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub batch_bytes: usize,
 }
 
 /// The crossover of the hardware profile this machine matches (`None`: never the GPU).
@@ -56,7 +59,8 @@ pub fn run_hash(loaded: &Loaded, args: &HashBenchArgs) -> anyhow::Result<Outcome
     };
     let options = HashBenchOptions {
         min_time: Duration::from_millis(args.min_time_ms),
-        ..HashBenchOptions::default()
+        cpu_batch_bytes: args.batch_bytes,
+        gpu_batch_bytes: args.batch_bytes,
     };
     let report = hb::run(&options, gpu.as_ref()).context("hash benchmark")?;
     if args.json {
@@ -144,7 +148,11 @@ pub fn render(report: &HashBenchReport) -> String {
             out,
             "crossover {}: {}",
             alg.name(),
-            c.map_or("GPU never faster".into(), |b| format!("{b} bytes"))
+            match (c, report.gpu.as_ref().is_some_and(|g| g.software)) {
+                (Some(b), _) => format!("{b} bytes"),
+                (None, true) => "not searched (software adapter: never chosen)".into(),
+                (None, false) => "GPU never faster".into(),
+            }
         );
     }
     let _ = writeln!(

@@ -8,6 +8,7 @@ mod config_check;
 mod eval;
 pub mod hash;
 mod info;
+mod module;
 mod serve;
 
 use std::path::PathBuf;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// AO modules: add a WASM module to the node's store.
+    #[command(subcommand)]
+    Module(module::ModuleCommand),
     /// Hash files in batches (`b3sum`/`sha256sum` lines), or verify such lists with `--check`.
     Hash(hash::HashArgs),
     /// Measure this machine.
@@ -110,6 +114,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Bench(BenchCommand::Hash(args)) => {
             bench::run_hash(&load_config(&cli.config, &cli.set, &[])?, &args)
+        }
+        Command::Module(command) => {
+            let flags = match &command {
+                module::ModuleCommand::Add(args) => args.config_flags(),
+            };
+            module::run(&load_config(&cli.config, &cli.set, &flags)?, &command)
         }
     }
 }

@@ -57,6 +57,11 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
         .thread_name("aocu-http")
         .build()
         .context("starting the async runtime")?;
+    let scheduler = Arc::new(crate::sched::NodeScheduler::new(
+        store.clone(),
+        config.wallet_path(),
+        crate::sched::BLOCK_HEIGHT,
+    ));
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -67,8 +72,19 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             hardware,
             profile,
             store,
-            wallet_address: None,
+            scheduler: scheduler.clone(),
+            block_height: crate::sched::BLOCK_HEIGHT,
+            max_body_bytes: config.max_body_bytes,
         });
+        // An existing wallet loads now; a missing one is generated (RSA-4096: seconds of CPU)
+        // by the first request that needs the scheduler, so nodes that never schedule pay nothing.
+        if config.wallet_path().exists() {
+            tokio::spawn(async move {
+                if let Err(e) = scheduler.get().await {
+                    tracing::error!(error = %e, "the scheduler wallet is not available");
+                }
+            });
+        }
         let shutdown = shutdown_signal()?;
         // The first line on stdout is the address: scripts and tests read it (port 0).
         println!("aocu listening on http://{addr}");

@@ -199,7 +199,12 @@ fn graphql_error(kind: &str, message: &str) -> HttpResponse {
 /// The node wallet's address (its scheduler's), once known. The one place the gateway reads
 /// the node's identity: when the scheduler owns the wallet, this asks the scheduler.
 async fn node_address(state: &NodeState) -> Option<String> {
-    state.wallet_address.clone()
+    state
+        .scheduler
+        .get()
+        .await
+        .ok()
+        .map(|s| s.address().to_string())
 }
 
 /// The node's `Scheduler-Location`, reached at the host this request came to.

@@ -6,7 +6,9 @@
 pub mod cu;
 pub mod gateway;
 pub mod meta;
+pub mod mu;
 pub mod response;
+pub mod su;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -39,11 +41,14 @@ pub struct NodeState {
     pub hardware: Hardware,
     /// The hardware profile that matched, if any.
     pub profile: Option<Match>,
-    /// The node's durable state (modules, processes, schedules, results).
-    pub store: Arc<Store>,
-    /// The node wallet's address, which is also its scheduler's address; `None` until the node
-    /// has a wallet. The gateway publishes the node's `Scheduler-Location` under it.
-    pub wallet_address: Option<String>,
+    /// Durable state (one open database per process: share this one).
+    pub store: Arc<crate::store::Store>,
+    /// The embedded scheduler; its wallet loads (or is generated) in the background at start.
+    pub scheduler: Arc<crate::sched::NodeScheduler>,
+    /// Block height the scheduler reports.
+    pub block_height: u64,
+    /// Largest request body accepted (config `max-body-bytes`).
+    pub max_body_bytes: u64,
 }
 
 /// Serve HTTP on `listener` until `shutdown` completes, then let open requests finish.
@@ -125,6 +130,29 @@ pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResp
         ["healthcheck"] => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             Ok(response::json(&serde_json::json!({ "status": "ok" })))
+        }
+        // MU ingest. `GET /` belongs to the CU.
+        [] if req.method() == Method::POST => mu::post(state, req).await,
+        ["~module@1.0"] => {
+            require_method(&req, &[Method::POST], "POST")?;
+            mu::post_module(state, req).await
+        }
+        // SU read API.
+        ["timestamp"] => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            Ok(su::timestamp(state))
+        }
+        ["processes", id] => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            su::process(state, id).await
+        }
+        [id, "latest"] if su::is_id(id) => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            su::latest(state, id).await
+        }
+        [id] if su::is_id(id) => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            su::read(state, id, &req).await
         }
         _ => Err(ApiError::not_found(format!(
             "no route for {} {}",

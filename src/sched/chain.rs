@@ -1,8 +1,10 @@
-//! The Scheduler Unit hash chain, exactly as AO's legacy SU computes it.
+//! The Scheduler Unit hash chain, exactly as AO's legacy SU computes it
+//! (`servers/su/src/domain/core/scheduler.rs`, `gen_hash_chain`).
 //!
 //! First entry of a process (its spawn): `b64url(SHA-256(raw(process_id)))`.
-//! Entry n: `b64url(SHA-256(raw(id_{n-1}) ‖ raw(Hash-Chain_{n-1})))`, where `raw()` is the
-//! 32 bytes behind a 43-character base64url ID.
+//! Entry n: `b64url(SHA-256(raw(assignment_id_{n-1}) ‖ raw(Hash-Chain_{n-1})))`: the ID of the
+//! previous slot's *assignment* (not of its message), then the previous link; `raw()` is the
+//! 32 bytes behind a 43-character base64url ID. AO's CU checks links the same way.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -39,7 +41,7 @@ pub fn first_link(process_id: &str) -> Result<String, BadId> {
     Ok(encode_id(&digest))
 }
 
-/// The link of the entry after the one with `prev_id` and `prev_link`.
+/// The link of the entry after the one whose assignment ID is `prev_id` and link `prev_link`.
 pub fn next_link(prev_id: &str, prev_link: &str) -> Result<String, BadId> {
     let mut hasher = Sha256::new();
     hasher.update(raw_id(prev_id)?);

@@ -1,74 +1,107 @@
-//! Where ordered messages come from: the embedded scheduler (default), which gives each
-//! incoming message of a process the next slot, a timestamp, a block height, a nonce and a
-//! hash-chain link, and commits it durably before anyone is told.
+//! Where ordered messages come from: the embedded Scheduler Unit (default), which gives each
+//! incoming data item of a process the next slot and commits it durably before anyone is told.
+//!
+//! It does what AO's legacy SU does (`servers/su`, `flows::write_item`, `builder::gen_assignment`,
+//! `scheduler::gen_hash_chain`):
+//! - a `Type: Process` item is the process' slot 0 (nonce 0); a `Type: Message` item goes to the
+//!   next slot of its `Target`;
+//! - every slot gets an **assignment**: a data item signed by the scheduler's wallet, with no
+//!   target and no data, a random anchor, and the tags `Process`, `Epoch`, `Nonce`, `Hash-Chain`,
+//!   `Block-Height` (12 digits, zero-padded), `Timestamp`, `Data-Protocol: ao`,
+//!   `Type: Assignment`, `Variant: ao.TN.1`, plus `Message: <id>` for messages (not for the spawn);
+//! - the hash chain links *assignment* IDs: slot 0 has `b64url(SHA-256(raw(process id)))`, slot n
+//!   has `b64url(SHA-256(raw(assignment id of n-1) ‖ raw(Hash-Chain of n-1)))`;
+//! - each slot is stored as the ANS-104 bundle `[assignment, item]`, the same binary the SU keeps.
+//!
+//! Differences, on purpose: timestamps strictly increase within a process (the SU pages by
+//! timestamp with an exclusive `from`, so two slots in the same millisecond could be skipped by
+//! a reader); a spawn must name this scheduler in its `Scheduler` tag and a module this node
+//! holds, since nothing could run it otherwise.
+//!
+//! [`su_api`] renders the SU's read API from what is stored.
 
 pub mod chain;
+pub mod su_api;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::ao::{DataItem, Wallet, b64url, bundle};
+use crate::cu::message::item_fields;
 use crate::store::{Assignment, ProcessRecord, ScheduledMessage, Store, StoreError, Tag};
 
-/// Scheduling failed.
+/// Scheduling failed. Everything but `Store` and `Sign` is the sender's fault (4xx).
 #[derive(Debug, thiserror::Error)]
 pub enum SchedError {
+    /// The item is not something the SU accepts (missing tags, wrong type, ...).
+    #[error("{0}")]
+    Invalid(String),
     /// The target process is not scheduled here.
     #[error("process {0} is not known to this scheduler")]
     UnknownProcess(String),
     /// A spawn for a process that already exists.
     #[error("process {0} already exists")]
     ProcessExists(String),
+    /// The same message was already scheduled on this process.
+    #[error("message {message} is already scheduled on process {process} at slot {slot}")]
+    Duplicate {
+        /// The message.
+        message: String,
+        /// The process.
+        process: String,
+        /// Where it is.
+        slot: u64,
+    },
     /// An ID is malformed.
     #[error(transparent)]
     BadId(#[from] chain::BadId),
+    /// Signing the assignment failed (a node fault).
+    #[error("signing the assignment: {0}")]
+    Sign(String),
+    /// The scheduler wallet could not be loaded or generated (a node fault).
+    #[error("scheduler wallet: {0}")]
+    Wallet(String),
     /// The store failed; nothing was scheduled.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A message to schedule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Incoming {
-    /// Its 43-character ID.
-    pub id: String,
-    /// The fields the process will see (`Id`, `Owner`, `From`, `Target`, `Anchor`, `Tags`, `Data`).
-    pub message: serde_json::Value,
-    /// The raw signed data item, kept for the SU API and re-verification.
-    pub raw: Option<Vec<u8>>,
-}
-
-/// What a spawn adds to its message: who owns the process and what it runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpawnInfo {
-    /// Owner address.
-    pub owner: String,
-    /// Module ID.
-    pub module: String,
-    /// The spawn's tags.
-    pub tags: Vec<Tag>,
 }
 
 /// The embedded Scheduler Unit.
 #[derive(Debug, Clone)]
 pub struct Scheduler {
     store: Arc<Store>,
-    address: String,
+    wallet: Arc<Wallet>,
     block_height: u64,
+    /// One lock per process, held from reading its last slot to committing the next one (the
+    /// assignment is signed in between, outside the database's single writer).
+    locks: Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>,
 }
 
 impl Scheduler {
-    /// A scheduler writing to `store`, identifying itself as `address`, reporting `block_height`.
-    pub fn new(store: Arc<Store>, address: String, block_height: u64) -> Scheduler {
+    /// A scheduler writing to `store`, signing with `wallet`, reporting `block_height`.
+    pub fn new(store: Arc<Store>, wallet: Arc<Wallet>, block_height: u64) -> Scheduler {
         Scheduler {
             store,
-            address,
+            wallet,
             block_height,
+            locks: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    /// This scheduler's address.
+    /// This scheduler's address (its wallet's).
     pub fn address(&self) -> &str {
-        &self.address
+        self.wallet.address()
+    }
+
+    /// The wallet assignments are signed with.
+    pub fn wallet(&self) -> &Arc<Wallet> {
+        &self.wallet
+    }
+
+    /// The block height it reports.
+    pub fn block_height(&self) -> u64 {
+        self.block_height
     }
 
     /// The store it writes to.
@@ -76,77 +109,149 @@ impl Scheduler {
         &self.store
     }
 
-    /// Schedule a spawn: the process' slot 0, its ID being the spawn message's ID.
-    pub fn spawn(
-        &self,
-        mut incoming: Incoming,
-        info: SpawnInfo,
-    ) -> Result<ScheduledMessage, SchedError> {
-        let pid = incoming.id.clone();
-        let link = chain::first_link(&pid)?;
-        let raw = incoming.raw.take();
-        let raw = raw.as_deref();
-        let scheduled = self.store.append(&pid, raw, |current| {
-            if current.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "process {pid} already exists"
-                )));
-            }
-            let timestamp = now_ms();
-            let record = ProcessRecord {
-                id: pid.clone(),
-                owner: info.owner,
-                module: info.module,
-                scheduler: self.address.clone(),
-                tags: info.tags,
-                next_slot: 1,
-                last_message_id: pid.clone(),
-                last_hash_chain: link.clone(),
-                last_timestamp: timestamp,
-            };
-            Ok((record, self.scheduled(&pid, 0, timestamp, link, incoming)))
-        });
-        scheduled.map_err(|e| match e {
-            StoreError::Conflict(_) => SchedError::ProcessExists(pid.clone()),
-            other => SchedError::Store(other),
-        })
+    /// Schedule a verified data item as the SU does: by its `Type` tag, a spawn or a message.
+    /// The caller must have verified the signature.
+    pub fn submit(&self, item: &DataItem) -> Result<ScheduledMessage, SchedError> {
+        check_protocol_tags(item)?;
+        match type_tag(item)? {
+            "Process" => self.spawn(item),
+            _ => self.schedule(item),
+        }
     }
 
-    /// Schedule a message on an existing process at its next slot.
-    pub fn schedule(
-        &self,
-        process_id: &str,
-        mut incoming: Incoming,
-    ) -> Result<ScheduledMessage, SchedError> {
-        chain::raw_id(&incoming.id)?;
-        let raw = incoming.raw.take();
-        let raw = raw.as_deref();
-        let mut unknown = false;
-        let result = self.store.append(process_id, raw, |current| {
-            let Some(mut record) = current else {
-                unknown = true;
-                return Err(StoreError::Conflict(format!(
-                    "unknown process {process_id}"
-                )));
-            };
-            let slot = record.next_slot;
-            let link = chain::next_link(&record.last_message_id, &record.last_hash_chain)
-                .map_err(|e| StoreError::Conflict(e.to_string()))?;
-            // Timestamps never go backwards, whatever the wall clock does.
-            let timestamp = now_ms().max(record.last_timestamp);
-            record.next_slot += 1;
-            record.last_message_id = incoming.id.clone();
-            record.last_hash_chain = link.clone();
-            record.last_timestamp = timestamp;
-            Ok((
-                record,
-                self.scheduled(process_id, slot, timestamp, link, incoming),
-            ))
-        });
-        match result {
-            Err(_) if unknown => Err(SchedError::UnknownProcess(process_id.to_string())),
-            other => Ok(other?),
+    /// Schedule a `Type: Process` item as slot 0 of a new process.
+    pub fn spawn(&self, item: &DataItem) -> Result<ScheduledMessage, SchedError> {
+        let pid = item.id();
+        let module = item
+            .tag("Module")
+            .ok_or_else(|| {
+                invalid("Required Module and Scheduler tags for Process type not present")
+            })?
+            .to_string();
+        let scheduler = item.tag("Scheduler").ok_or_else(|| {
+            invalid("Required Module and Scheduler tags for Process type not present")
+        })?;
+        if scheduler != self.address() {
+            return Err(invalid(format!(
+                "the Scheduler tag names {scheduler}; this node schedules as {}",
+                self.address()
+            )));
         }
+        if self.store.module(&module)?.is_none() {
+            return Err(invalid(format!(
+                "the Module tag names {module}, which this node does not hold (add it first)"
+            )));
+        }
+        let lock = self.lock(&pid);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.store.process(&pid)?.is_some() {
+            return Err(SchedError::ProcessExists(pid));
+        }
+        let link = chain::first_link(&pid)?;
+        let timestamp = now_ms();
+        let assignment = self.assignment(&pid, None, 0, &link, timestamp)?;
+        let record = ProcessRecord {
+            id: pid.clone(),
+            owner: item.owner_address(),
+            module,
+            scheduler: self.address().to_string(),
+            tags: item.tags.clone(),
+            next_slot: 1,
+            last_message_id: assignment.id(),
+            last_hash_chain: link.clone(),
+            last_timestamp: timestamp,
+        };
+        let scheduled = self.scheduled(&pid, 0, timestamp, link, item);
+        let raw = bundle::encode(&[&assignment, item]);
+        self.store
+            .append(&pid, Some(&raw), |current| {
+                if current.is_some() {
+                    return Err(StoreError::Conflict(format!(
+                        "process {pid} already exists"
+                    )));
+                }
+                Ok((record, scheduled))
+            })
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => SchedError::ProcessExists(pid.clone()),
+                other => SchedError::Store(other),
+            })
+    }
+
+    /// Schedule a `Type: Message` item at the next slot of its target.
+    pub fn schedule(&self, item: &DataItem) -> Result<ScheduledMessage, SchedError> {
+        let id = item.id();
+        let pid = item
+            .target_id()
+            .ok_or_else(|| invalid("a Type: Message item needs a target process"))?;
+        let lock = self.lock(&pid);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(mut record) = self.store.process(&pid)? else {
+            return Err(SchedError::UnknownProcess(pid));
+        };
+        if let Some(slot) = self.store.slot_of(&id, &pid)? {
+            return Err(SchedError::Duplicate {
+                message: id,
+                process: pid,
+                slot,
+            });
+        }
+        let slot = record.next_slot;
+        // The SU links the previous *assignment* (kept in `last_message_id`).
+        let link = chain::next_link(&record.last_message_id, &record.last_hash_chain)?;
+        let timestamp = now_ms().max(record.last_timestamp + 1);
+        let assignment = self.assignment(&pid, Some(&id), slot, &link, timestamp)?;
+        record.next_slot += 1;
+        record.last_message_id = assignment.id();
+        record.last_hash_chain = link.clone();
+        record.last_timestamp = timestamp;
+        let scheduled = self.scheduled(&pid, slot, timestamp, link, item);
+        let raw = bundle::encode(&[&assignment, item]);
+        let expected = slot;
+        let result = self.store.append(&pid, Some(&raw), |current| {
+            // Under the process lock nobody else appends; check anyway, never fork a chain.
+            match current {
+                Some(c) if c.next_slot == expected => Ok((record, scheduled)),
+                _ => Err(StoreError::Conflict(format!(
+                    "process {pid} moved while slot {expected} was being assigned"
+                ))),
+            }
+        });
+        Ok(result?)
+    }
+
+    fn lock(&self, pid: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(pid.to_string()).or_default().clone()
+    }
+
+    /// The signed assignment of `message` (None for the spawn) at `nonce`.
+    fn assignment(
+        &self,
+        process: &str,
+        message: Option<&str>,
+        nonce: u64,
+        hash_chain: &str,
+        timestamp: u64,
+    ) -> Result<DataItem, SchedError> {
+        let mut tags = vec![
+            tag("Process", process),
+            tag("Epoch", "0"),
+            tag("Nonce", &nonce.to_string()),
+            tag("Hash-Chain", hash_chain),
+            tag("Block-Height", &format!("{:0>12}", self.block_height)),
+            tag("Timestamp", &timestamp.to_string()),
+            tag("Data-Protocol", "ao"),
+            tag("Type", "Assignment"),
+            tag("Variant", "ao.TN.1"),
+        ];
+        if let Some(id) = message {
+            tags.push(tag("Message", id));
+        }
+        let mut anchor = [0u8; 32];
+        rsa::rand_core::RngCore::fill_bytes(&mut rsa::rand_core::OsRng, &mut anchor);
+        DataItem::signed(&self.wallet, None, Some(anchor), tags, Vec::new())
+            .map_err(|e| SchedError::Sign(e.to_string()))
     }
 
     fn scheduled(
@@ -155,10 +260,10 @@ impl Scheduler {
         slot: u64,
         timestamp: u64,
         hash_chain: String,
-        incoming: Incoming,
+        item: &DataItem,
     ) -> ScheduledMessage {
         ScheduledMessage {
-            id: incoming.id,
+            id: item.id(),
             assignment: Assignment {
                 process: process_id.to_string(),
                 slot,
@@ -167,10 +272,123 @@ impl Scheduler {
                 block_height: self.block_height,
                 hash_chain,
             },
-            message: incoming.message,
+            message: message_fields(item),
         }
     }
 }
+
+/// The fields a process sees of an item (`Id`, `Signature`, `Owner`, `From`, `Target`,
+/// `Anchor`, `Tags`, `Data`), data as text the way the SU serves it.
+pub fn message_fields(item: &DataItem) -> serde_json::Value {
+    item_fields(
+        &item.id(),
+        &item.owner_address(),
+        Some(&item.signature_b64()),
+        item.target_id().as_deref(),
+        item.anchor_text().as_deref(),
+        &item.tags,
+        serde_json::Value::String(String::from_utf8_lossy(&item.data).into_owned()),
+    )
+}
+
+/// The SU's checks on every item: a `Data-Protocol` tag, and no `+link` tags.
+fn check_protocol_tags(item: &DataItem) -> Result<(), SchedError> {
+    if !item
+        .tags
+        .iter()
+        .any(|t| t.name == "Data-Protocol" || t.name == "data-protocol")
+    {
+        return Err(invalid("Data-Protocol tag not present"));
+    }
+    if let Some(t) = item
+        .tags
+        .iter()
+        .find(|t| t.name.ends_with("+link") || t.value.ends_with("+link"))
+    {
+        return Err(invalid(format!("Tag {} cannot contain +link", t.name)));
+    }
+    Ok(())
+}
+
+/// The `Type` tag, which must be `Process` or `Message`.
+fn type_tag(item: &DataItem) -> Result<&str, SchedError> {
+    let value = item
+        .tags
+        .iter()
+        .find(|t| t.name == "Type" || t.name == "type")
+        .map(|t| t.value.as_str())
+        .ok_or_else(|| invalid("Type tag not present"))?;
+    match value {
+        "Process" | "Message" => Ok(value),
+        other => Err(invalid(format!(
+            "Unsupported Type tag value `{other}` (expected Process or Message)"
+        ))),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> SchedError {
+    SchedError::Invalid(message.into())
+}
+
+fn tag(name: &str, value: &str) -> Tag {
+    Tag {
+        name: name.to_string(),
+        value: value.to_string(),
+    }
+}
+
+/// The node's scheduler, ready once its wallet is loaded — or generated, which takes seconds,
+/// so a node starts serving at once and the first request that needs the scheduler waits.
+#[derive(Debug)]
+pub struct NodeScheduler {
+    store: Arc<Store>,
+    wallet_path: std::path::PathBuf,
+    block_height: u64,
+    cell: tokio::sync::OnceCell<Scheduler>,
+}
+
+impl NodeScheduler {
+    /// A scheduler over `store` whose wallet is (or will be generated) at `wallet_path`.
+    pub fn new(
+        store: Arc<Store>,
+        wallet_path: std::path::PathBuf,
+        block_height: u64,
+    ) -> NodeScheduler {
+        NodeScheduler {
+            store,
+            wallet_path,
+            block_height,
+            cell: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The scheduler, loading or generating the wallet on first call.
+    pub async fn get(&self) -> Result<&Scheduler, SchedError> {
+        self.cell
+            .get_or_try_init(|| async {
+                let path = self.wallet_path.clone();
+                let wallet = tokio::task::spawn_blocking(move || Wallet::load_or_generate(&path))
+                    .await
+                    .map_err(|e| SchedError::Wallet(e.to_string()))?
+                    .map_err(|e| SchedError::Wallet(e.to_string()))?;
+                tracing::info!(address = wallet.address(), "scheduler wallet ready");
+                Ok(Scheduler::new(
+                    self.store.clone(),
+                    Arc::new(wallet),
+                    self.block_height,
+                ))
+            })
+            .await
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+/// The block height the embedded scheduler reports: the node follows no Arweave chain.
+pub const BLOCK_HEIGHT: u64 = 0;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -179,65 +397,10 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(n: u8) -> String {
-        chain::encode_id(&[n; 32])
-    }
-
-    fn incoming(n: u8) -> Incoming {
-        Incoming {
-            id: id(n),
-            message: serde_json::json!({ "Id": id(n) }),
-            raw: Some(vec![n; 8]),
-        }
-    }
-
-    #[test]
-    fn slots_links_and_timestamps() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(dir.path()).unwrap());
-        let sched = Scheduler::new(store.clone(), id(200), 42);
-        let info = SpawnInfo {
-            owner: id(100),
-            module: id(101),
-            tags: vec![],
-        };
-        let spawn = sched.spawn(incoming(1), info.clone()).unwrap();
-        assert_eq!(spawn.assignment.slot, 0);
-        assert_eq!(
-            spawn.assignment.hash_chain,
-            chain::first_link(&id(1)).unwrap()
-        );
-        assert!(matches!(
-            sched.spawn(incoming(1), info),
-            Err(SchedError::ProcessExists(_))
-        ));
-
-        let mut prev = spawn;
-        for n in 2..6u8 {
-            let next = sched.schedule(&id(1), incoming(n)).unwrap();
-            assert_eq!(next.assignment.slot, prev.assignment.slot + 1);
-            assert!(next.assignment.timestamp >= prev.assignment.timestamp);
-            assert_eq!(next.assignment.block_height, 42);
-            let link = chain::next_link(&prev.id, &prev.assignment.hash_chain).unwrap();
-            assert_eq!(next.assignment.hash_chain, link);
-            prev = next;
-        }
-        assert!(matches!(
-            sched.schedule(&id(9), incoming(7)),
-            Err(SchedError::UnknownProcess(_))
-        ));
-        let bad = Incoming {
-            id: "not-an-id".into(),
-            ..incoming(8)
-        };
-        assert!(matches!(
-            sched.schedule(&id(1), bad),
-            Err(SchedError::BadId(_))
-        ));
-        assert_eq!(store.process(&id(1)).unwrap().unwrap().next_slot, 5);
-    }
+/// Base64url of 32 bytes (re-exported for tests and callers building IDs).
+pub fn encode_id(bytes: &[u8; 32]) -> String {
+    b64url(bytes)
 }
+
+#[cfg(test)]
+mod tests;

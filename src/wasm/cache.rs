@@ -185,11 +185,9 @@ fn write_artefact(path: &Path, hash: &blake3::Hash, payload: &[u8]) -> Result<()
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Translate legacy exception handling to the standard form (`try_table`/`throw_ref`).
-fn translate_legacy_eh(_bytes: &[u8]) -> Result<Cow<'_, [u8]>, WasmError> {
-    Err(WasmError::Unsupported(
-        "the module uses legacy exception handling (try/catch/delegate), which wasmtime does \
-         not run, and this build has no translator for it"
-            .into(),
-    ))
+/// Translate legacy exception handling to the standard form (`try_table`/`throw_ref`) before
+/// compiling; the compiled (and cached) module is the translated one.
+fn translate_legacy_eh(bytes: &[u8]) -> Result<Cow<'_, [u8]>, WasmError> {
+    super::legacy_eh::translate(bytes)
+        .map_err(|e| WasmError::Unsupported(format!("legacy exception handling: {e}")))
 }

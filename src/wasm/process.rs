@@ -241,6 +241,8 @@ pub struct ProcessStats {
     pub replayed: u64,
 }
 
+// One per process, read on every message: kept inline rather than boxed.
+#[allow(clippy::large_enum_variant)]
 enum Strings {
     Stack {
         alloc: TypedFunc<u64, u64>,

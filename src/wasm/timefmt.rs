@@ -244,7 +244,7 @@ fn conversion(c: char, tm: &Tm, zone: &str, out: &mut String) -> bool {
         'j' => write!(out, "{:03}", tm.yday + 1),
         'm' => write!(out, "{:02}", tm.mon + 1),
         'M' => write!(out, "{:02}", tm.min),
-        'n' => write!(out, "\n"),
+        'n' => writeln!(out),
         'p' => write!(
             out,
             "{}",

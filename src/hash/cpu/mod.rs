@@ -1,9 +1,11 @@
 //! The CPU engine: BLAKE3 and SHA-256 over many messages, in parallel with rayon.
 //!
 //! BLAKE3: messages of at most one chunk (1024 bytes) are hashed side by side in SIMD lanes
-//! ([`lanes`]), grouped by length so that the lanes of a group finish together; longer ones go
-//! to the `blake3` crate (its own SIMD over the chunks of one message), and large ones to its
-//! `update_rayon` so that one big message uses every core. SHA-256: the `sha2` crate, which uses
+//! ([`lanes`]), grouped by length so that the lanes of a group finish together (optionally,
+//! messages of up to 16 chunks have their chunks, then their parent nodes level by level, run in
+//! lanes together with those of other messages); longer ones go to the `blake3` crate (its own SIMD over the
+//! chunks of one message), and large ones to its `update_rayon` so that one big message uses
+//! every core. SHA-256: the `sha2` crate, which uses
 //! the SHA-NI (x86) or ARMv8 SHA instructions when the CPU has them, one message per task.
 //!
 //! Nothing is allocated per message: digests are written into the caller's slice, and the only
@@ -21,6 +23,14 @@ use lanes::{CHUNK_LEN, Isa, LaneJob};
 /// splitting one message across threads costs more than it gains.
 pub const RAYON_WITHIN_MESSAGE_BYTES: usize = 256 * 1024;
 
+/// The most a BLAKE3 message may hold to be hashed chunk by chunk in lanes, when that is turned
+/// on ([`CpuEngine::with_lane_trees`]). Off by default: measured on this project's 2-core AVX-512
+/// machine it was slower than the `blake3` crate per message for 16 KiB messages.
+pub const LANE_TREE_MAX: usize = 16 * CHUNK_LEN;
+
+/// Multi-chunk messages per rayon task (at most 256 KiB of input).
+const TREE_MESSAGES_PER_TASK: usize = 16;
+
 /// Lane groups per rayon task: enough work per task to amortize scheduling.
 const GROUPS_PER_TASK: usize = 16;
 
@@ -31,6 +41,8 @@ const BYTES_PER_TASK: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CpuEngine {
     isa: Option<Isa>,
+    /// Multi-chunk messages up to this long go through the lanes (0: none).
+    lane_tree_max: usize,
 }
 
 impl Default for CpuEngine {
@@ -46,6 +58,7 @@ impl CpuEngine {
         let isa = Isa::detect();
         CpuEngine {
             isa: (isa != Isa::Portable).then_some(isa),
+            lane_tree_max: 0,
         }
     }
 
@@ -54,8 +67,19 @@ impl CpuEngine {
     pub fn with_isa(isa: Option<Isa>) -> Option<CpuEngine> {
         match isa {
             Some(i) if !i.available() => None,
-            _ => Some(CpuEngine { isa }),
+            _ => Some(CpuEngine {
+                isa,
+                lane_tree_max: 0,
+            }),
         }
+    }
+
+    /// Also hashes BLAKE3 messages of 2 to `max_bytes / 1024` chunks in lanes: their chunks, then
+    /// their parent nodes level by level, together with those of other messages (capped at
+    /// [`LANE_TREE_MAX`]; 0 turns it off, the default). Only with a lane implementation.
+    pub fn with_lane_trees(mut self, max_bytes: usize) -> CpuEngine {
+        self.lane_tree_max = max_bytes.min(LANE_TREE_MAX);
+        self
     }
 
     /// The lane implementation in use for short BLAKE3 messages.
@@ -87,15 +111,30 @@ impl CpuEngine {
                 .for_each(|(o, i)| *o = blake3_one(i));
             return;
         };
-        // Long messages first, in place; the short ones are skipped here.
+        let tree_max = self.lane_tree_max;
+        // Long messages first, in place; the others are skipped here.
         out.par_iter_mut()
             .zip(inputs.par_iter())
             .with_min_len(min_len_for(inputs))
             .for_each(|(o, i)| {
-                if i.len() > CHUNK_LEN {
+                if i.len() > CHUNK_LEN.max(tree_max) {
                     *o = blake3_one(i);
                 }
             });
+        // Messages of a few chunks: their chunks and parent nodes in lanes.
+        let tree: Vec<u32> = (0..inputs.len() as u32)
+            .filter(|&i| (CHUNK_LEN + 1..=tree_max).contains(&inputs[i as usize].len()))
+            .collect();
+        if !tree.is_empty() {
+            let mut digests = vec![[0u8; 32]; tree.len()];
+            digests
+                .par_chunks_mut(TREE_MESSAGES_PER_TASK)
+                .zip(tree.par_chunks(TREE_MESSAGES_PER_TASK))
+                .for_each(|(digests, idx)| hash_tree_group(isa, inputs, idx, digests));
+            for (&i, d) in tree.iter().zip(&digests) {
+                out[i as usize] = *d;
+            }
+        }
         // Short messages in lanes, grouped by block count so each group's lanes finish together.
         let mut short: Vec<u32> = (0..inputs.len() as u32)
             .filter(|&i| inputs[i as usize].len() <= CHUNK_LEN)
@@ -130,6 +169,88 @@ fn hash_short_groups(isa: Isa, inputs: &[&[u8]], idx: &[u32], digests: &mut [Dig
         for (d, cv) in digests.iter_mut().zip(&cvs) {
             *d = lanes::cv_bytes(cv);
         }
+    }
+}
+
+/// Hashes the multi-chunk messages `idx` names into `digests`: every chunk of every message in
+/// lanes, then the parent nodes level by level, the parents of all messages at one level in
+/// lanes together. Pairing nodes from the left at each level and carrying an odd last node up
+/// builds exactly BLAKE3's tree (whose left subtree always holds the largest power of two of
+/// chunks that leaves at least one byte on the right).
+fn hash_tree_group(isa: Isa, inputs: &[&[u8]], idx: &[u32], digests: &mut [Digest]) {
+    let mut jobs = Vec::new();
+    // Per message: where its nodes start in `cvs`, and how many nodes its current level has.
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(idx.len());
+    for &i in idx {
+        let message = inputs[i as usize];
+        spans.push((jobs.len(), message.len().div_ceil(CHUNK_LEN)));
+        jobs.extend(
+            message
+                .chunks(CHUNK_LEN)
+                .enumerate()
+                .map(|(c, data)| LaneJob {
+                    data,
+                    counter: c as u64,
+                    flags: 0,
+                    flags_start: lanes::CHUNK_START,
+                    flags_end: lanes::CHUNK_END,
+                }),
+        );
+    }
+    let mut cvs = vec![[0u32; 8]; jobs.len()];
+    run_in_groups(isa, &jobs, &mut cvs);
+    let mut blocks: Vec<[u8; 64]> = Vec::new();
+    let mut outs: Vec<[u32; 8]> = Vec::new();
+    loop {
+        blocks.clear();
+        let mut roots = Vec::new();
+        for &(start, count) in spans.iter().filter(|(_, count)| *count > 1) {
+            for pair in cvs[start..start + count].chunks_exact(2) {
+                let mut block = [0u8; 64];
+                block[..32].copy_from_slice(&lanes::cv_bytes(&pair[0]));
+                block[32..].copy_from_slice(&lanes::cv_bytes(&pair[1]));
+                blocks.push(block);
+                roots.push(count == 2);
+            }
+        }
+        if blocks.is_empty() {
+            break;
+        }
+        let parents: Vec<LaneJob<'_>> = blocks
+            .iter()
+            .zip(&roots)
+            .map(|(block, &root)| LaneJob {
+                data: block,
+                counter: 0,
+                flags: lanes::PARENT,
+                flags_start: 0,
+                flags_end: if root { lanes::ROOT } else { 0 },
+            })
+            .collect();
+        outs.clear();
+        outs.resize(parents.len(), [0; 8]);
+        run_in_groups(isa, &parents, &mut outs);
+        let mut next = outs.iter();
+        for (start, count) in spans.iter_mut().filter(|(_, count)| *count > 1) {
+            let pairs = *count / 2;
+            for (slot, cv) in cvs[*start..*start + pairs].iter_mut().zip(next.by_ref()) {
+                *slot = *cv;
+            }
+            if *count % 2 == 1 {
+                cvs[*start + pairs] = cvs[*start + *count - 1];
+            }
+            *count = pairs + *count % 2;
+        }
+    }
+    for (d, &(start, _)) in digests.iter_mut().zip(&spans) {
+        *d = lanes::cv_bytes(&cvs[start]);
+    }
+}
+
+/// Runs `jobs` through the lanes, `isa.lanes()` at a time, results into `out` (same index).
+fn run_in_groups(isa: Isa, jobs: &[LaneJob<'_>], out: &mut [[u32; 8]]) {
+    for (jobs, out) in jobs.chunks(isa.lanes()).zip(out.chunks_mut(isa.lanes())) {
+        lanes::run(isa, jobs, out);
     }
 }
 

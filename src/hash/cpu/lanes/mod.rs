@@ -34,8 +34,7 @@ pub(crate) const IV: [u32; 8] = [
 pub(crate) const CHUNK_START: u32 = 1;
 /// Flag of a chunk's last block.
 pub(crate) const CHUNK_END: u32 = 2;
-/// Flag of a parent node's compression (the engine does not build trees yet; the tests do).
-#[cfg(test)]
+/// Flag of a parent node's compression.
 pub(crate) const PARENT: u32 = 4;
 /// Flag of the root node's compression.
 pub(crate) const ROOT: u32 = 8;

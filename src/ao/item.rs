@@ -1,0 +1,502 @@
+//! ANS-104 data items: the signed envelope of every AO message, process, module and assignment.
+//!
+//! Layout (all integers little-endian):
+//! `sig type (2) ‖ signature ‖ owner ‖ target flag (1) [‖ target (32)] ‖ anchor flag (1)
+//! [‖ anchor (32)] ‖ tag count (8) ‖ tag bytes length (8) ‖ tags (Avro) ‖ data`.
+//! Signature and owner lengths depend on the signature type. The ID is
+//! `base64url(SHA-256(signature))`; the signature covers the deep hash of
+//! `["dataitem", "1", sig type (decimal), owner, target, anchor, tag bytes, data]`.
+
+use super::deephash::{Chunk, Hash384, deep_hash};
+use super::wallet::{Wallet, address_of};
+use super::{b64url, rsa_pss, sha256, tags};
+use crate::store::Tag;
+
+/// Smallest possible binary (arbundles' `MIN_BINARY_SIZE`).
+pub const MIN_BINARY_SIZE: usize = 80;
+
+/// Signature types of ANS-104 (the first two bytes of an item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureType {
+    /// 1: Arweave RSA-PSS-4096 (the only one verified so far).
+    Arweave,
+    /// 2: ed25519.
+    Ed25519,
+    /// 3: Ethereum secp256k1.
+    Ethereum,
+    /// 4: Solana ed25519.
+    Solana,
+    /// 5: injected Aptos ed25519.
+    InjectedAptos,
+    /// 6: multi-signature Aptos.
+    MultiAptos,
+    /// 7: typed Ethereum (EIP-712).
+    TypedEthereum,
+}
+
+impl SignatureType {
+    /// The type with wire number `n`.
+    pub fn from_u16(n: u16) -> Option<SignatureType> {
+        Some(match n {
+            1 => SignatureType::Arweave,
+            2 => SignatureType::Ed25519,
+            3 => SignatureType::Ethereum,
+            4 => SignatureType::Solana,
+            5 => SignatureType::InjectedAptos,
+            6 => SignatureType::MultiAptos,
+            7 => SignatureType::TypedEthereum,
+            _ => return None,
+        })
+    }
+
+    /// Wire number.
+    pub fn as_u16(self) -> u16 {
+        match self {
+            SignatureType::Arweave => 1,
+            SignatureType::Ed25519 => 2,
+            SignatureType::Ethereum => 3,
+            SignatureType::Solana => 4,
+            SignatureType::InjectedAptos => 5,
+            SignatureType::MultiAptos => 6,
+            SignatureType::TypedEthereum => 7,
+        }
+    }
+
+    /// (signature length, owner length) in bytes.
+    pub fn lengths(self) -> (usize, usize) {
+        match self {
+            SignatureType::Arweave => (512, 512),
+            SignatureType::Ed25519 | SignatureType::Solana | SignatureType::InjectedAptos => {
+                (64, 32)
+            }
+            SignatureType::Ethereum => (65, 65),
+            SignatureType::MultiAptos => (64 * 32 + 4, 32 * 32 + 1),
+            SignatureType::TypedEthereum => (65, 42),
+        }
+    }
+
+    /// Name as arbundles spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureType::Arweave => "arweave",
+            SignatureType::Ed25519 => "ed25519",
+            SignatureType::Ethereum => "ethereum",
+            SignatureType::Solana => "solana",
+            SignatureType::InjectedAptos => "injectedAptos",
+            SignatureType::MultiAptos => "multiAptos",
+            SignatureType::TypedEthereum => "typedEthereum",
+        }
+    }
+}
+
+/// A data item is malformed, badly signed or of a kind not supported yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ItemError {
+    /// A field does not parse; names the field.
+    #[error("data item field `{field}`: {message}")]
+    Malformed {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The signature does not match the owner and contents.
+    #[error("data item signature does not verify against its owner")]
+    BadSignature,
+    /// A known signature type that this node cannot verify yet.
+    #[error("data item signature type {number} ({name}) is not supported yet; only 1 (arweave) is")]
+    Unsupported {
+        /// Wire number.
+        number: u16,
+        /// Its name.
+        name: &'static str,
+    },
+    /// Signing failed.
+    #[error("signing the data item failed: {0}")]
+    Sign(String),
+}
+
+fn malformed(field: &'static str, message: impl Into<String>) -> ItemError {
+    ItemError::Malformed {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A parsed (or built) ANS-104 data item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataItem {
+    /// Signature type.
+    pub signature_type: SignatureType,
+    /// Signature bytes.
+    pub signature: Vec<u8>,
+    /// Owner public key bytes (the RSA modulus for Arweave).
+    pub owner: Vec<u8>,
+    /// Target (32 bytes) when present.
+    pub target: Option<[u8; 32]>,
+    /// Anchor (32 bytes) when present.
+    pub anchor: Option<[u8; 32]>,
+    /// Tags, decoded.
+    pub tags: Vec<Tag>,
+    /// The tag bytes exactly as signed.
+    raw_tags: Vec<u8>,
+    /// Payload.
+    pub data: Vec<u8>,
+}
+
+/// A cursor over the item bytes that names the field it reads.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], ItemError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let Some(end) = end else {
+            return Err(malformed(
+                field,
+                format!(
+                    "needs {n} bytes at offset {}, only {} left (truncated item)",
+                    self.pos,
+                    self.bytes.len() - self.pos
+                ),
+            ));
+        };
+        let out = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn u64(&mut self, field: &'static str) -> Result<u64, ItemError> {
+        let bytes = self.take(field, 8)?;
+        let mut le = [0u8; 8];
+        le.copy_from_slice(bytes);
+        Ok(u64::from_le_bytes(le))
+    }
+
+    fn optional_32(&mut self, field: &'static str) -> Result<Option<[u8; 32]>, ItemError> {
+        match self.take(field, 1)?[0] {
+            0 => Ok(None),
+            1 => {
+                let mut out = [0u8; 32];
+                out.copy_from_slice(self.take(field, 32)?);
+                Ok(Some(out))
+            }
+            other => Err(malformed(
+                field,
+                format!("presence byte is {other}, expected 0 or 1"),
+            )),
+        }
+    }
+}
+
+impl DataItem {
+    /// Parse an item, checking every length against the bytes (the signature is not checked:
+    /// see [`DataItem::verify`]).
+    pub fn parse(bytes: &[u8]) -> Result<DataItem, ItemError> {
+        if bytes.len() < MIN_BINARY_SIZE {
+            return Err(malformed(
+                "length",
+                format!(
+                    "{} bytes is shorter than the smallest item ({MIN_BINARY_SIZE})",
+                    bytes.len()
+                ),
+            ));
+        }
+        let mut c = Cursor { bytes, pos: 0 };
+        let st = c.take("signature type", 2)?;
+        let number = u16::from_le_bytes([st[0], st[1]]);
+        let signature_type = SignatureType::from_u16(number)
+            .ok_or_else(|| malformed("signature type", format!("unknown type {number}")))?;
+        let (sig_len, owner_len) = signature_type.lengths();
+        let signature = c.take("signature", sig_len)?.to_vec();
+        let owner = c.take("owner", owner_len)?.to_vec();
+        let target = c.optional_32("target")?;
+        let anchor = c.optional_32("anchor")?;
+        let tag_count = c.u64("tag count")?;
+        let tag_bytes_len = c.u64("tag bytes length")?;
+        if tag_bytes_len > tags::MAX_TAG_BYTES as u64 {
+            return Err(malformed(
+                "tags",
+                format!(
+                    "{tag_bytes_len} tag bytes exceed the limit of {}",
+                    tags::MAX_TAG_BYTES
+                ),
+            ));
+        }
+        let raw_tags = c.take("tags", tag_bytes_len as usize)?.to_vec();
+        let tags = tags::decode(&raw_tags).map_err(|e| malformed("tags", e.0))?;
+        if tags.len() as u64 != tag_count {
+            return Err(malformed(
+                "tag count",
+                format!("header says {tag_count}, the tag bytes hold {}", tags.len()),
+            ));
+        }
+        let data = bytes[c.pos..].to_vec();
+        Ok(DataItem {
+            signature_type,
+            signature,
+            owner,
+            target,
+            anchor,
+            tags,
+            raw_tags,
+            data,
+        })
+    }
+
+    /// Parse and verify.
+    pub fn parse_verified(bytes: &[u8]) -> Result<DataItem, ItemError> {
+        let item = DataItem::parse(bytes)?;
+        item.verify()?;
+        Ok(item)
+    }
+
+    /// Build and sign an item with an Arweave wallet.
+    pub fn signed(
+        wallet: &Wallet,
+        target: Option<[u8; 32]>,
+        anchor: Option<[u8; 32]>,
+        tags: Vec<Tag>,
+        data: Vec<u8>,
+    ) -> Result<DataItem, ItemError> {
+        let raw_tags = tags::encode(&tags);
+        if raw_tags.len() > tags::MAX_TAG_BYTES {
+            return Err(malformed(
+                "tags",
+                format!(
+                    "{} tag bytes exceed the limit of {}",
+                    raw_tags.len(),
+                    tags::MAX_TAG_BYTES
+                ),
+            ));
+        }
+        let mut item = DataItem {
+            signature_type: SignatureType::Arweave,
+            signature: Vec::new(),
+            owner: wallet.owner().to_vec(),
+            target,
+            anchor,
+            tags,
+            raw_tags,
+            data,
+        };
+        item.signature = wallet
+            .sign(&item.deep_hash())
+            .map_err(|e| ItemError::Sign(e.to_string()))?;
+        Ok(item)
+    }
+
+    /// The binary form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            2 + self.signature.len()
+                + self.owner.len()
+                + 66
+                + 16
+                + self.raw_tags.len()
+                + self.data.len(),
+        );
+        out.extend_from_slice(&self.signature_type.as_u16().to_le_bytes());
+        out.extend_from_slice(&self.signature);
+        out.extend_from_slice(&self.owner);
+        for field in [&self.target, &self.anchor] {
+            match field {
+                Some(bytes) => {
+                    out.push(1);
+                    out.extend_from_slice(bytes);
+                }
+                None => out.push(0),
+            }
+        }
+        out.extend_from_slice(&(self.tags.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.raw_tags.len() as u64).to_le_bytes());
+        out.extend_from_slice(&self.raw_tags);
+        out.extend_from_slice(&self.data);
+        out
+    }
+
+    /// The 32 bytes behind the ID: SHA-256 of the signature.
+    pub fn raw_id(&self) -> [u8; 32] {
+        sha256(&self.signature)
+    }
+
+    /// The 43-character ID.
+    pub fn id(&self) -> String {
+        b64url(&self.raw_id())
+    }
+
+    /// The deep hash the signature covers.
+    pub fn deep_hash(&self) -> Hash384 {
+        let sig_type = self.signature_type.as_u16().to_string();
+        let target = self.target.as_ref().map_or(&[][..], |t| &t[..]);
+        let anchor = self.anchor.as_ref().map_or(&[][..], |a| &a[..]);
+        deep_hash(Chunk::List(&[
+            Chunk::Blob(b"dataitem"),
+            Chunk::Blob(b"1"),
+            Chunk::Blob(sig_type.as_bytes()),
+            Chunk::Blob(&self.owner),
+            Chunk::Blob(target),
+            Chunk::Blob(anchor),
+            Chunk::Blob(&self.raw_tags),
+            Chunk::Blob(&self.data),
+        ]))
+    }
+
+    /// Check the signature. Only Arweave (type 1) is supported; the others are refused.
+    pub fn verify(&self) -> Result<(), ItemError> {
+        match self.signature_type {
+            SignatureType::Arweave => {
+                if rsa_pss::verify(&self.owner, &self.deep_hash(), &self.signature) {
+                    Ok(())
+                } else {
+                    Err(ItemError::BadSignature)
+                }
+            }
+            other => Err(ItemError::Unsupported {
+                number: other.as_u16(),
+                name: other.name(),
+            }),
+        }
+    }
+
+    /// The tag bytes exactly as signed.
+    pub fn raw_tags(&self) -> &[u8] {
+        &self.raw_tags
+    }
+
+    /// Owner as base64url (the `key` AO shows).
+    pub fn owner_b64(&self) -> String {
+        b64url(&self.owner)
+    }
+
+    /// Owner address: `base64url(SHA-256(owner))` (Arweave keys).
+    pub fn owner_address(&self) -> String {
+        address_of(&self.owner)
+    }
+
+    /// Target as a 43-character ID.
+    pub fn target_id(&self) -> Option<String> {
+        self.target.as_ref().map(|t| b64url(t))
+    }
+
+    /// Anchor as AO's SU shows it: its bytes as UTF-8 text, `None` when absent or not UTF-8.
+    pub fn anchor_text(&self) -> Option<String> {
+        self.anchor
+            .as_ref()
+            .and_then(|a| String::from_utf8(a.to_vec()).ok())
+    }
+
+    /// Signature as base64url.
+    pub fn signature_b64(&self) -> String {
+        b64url(&self.signature)
+    }
+
+    /// The value of the first tag named `name`.
+    pub fn tag(&self, name: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.value.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(name: &str, value: &str) -> Tag {
+        Tag {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    fn wallet() -> Wallet {
+        use std::sync::OnceLock;
+        static W: OnceLock<Wallet> = OnceLock::new();
+        W.get_or_init(|| Wallet::generate().unwrap()).clone()
+    }
+
+    #[test]
+    fn sign_serialize_parse_verify() {
+        let w = wallet();
+        let item = DataItem::signed(
+            &w,
+            Some([7; 32]),
+            Some(*b"00000000000000000000000000001234"),
+            vec![tag("Type", "Message"), tag("Data-Protocol", "ao")],
+            b"return 1".to_vec(),
+        )
+        .unwrap();
+        let bytes = item.to_bytes();
+        let parsed = DataItem::parse_verified(&bytes).unwrap();
+        assert_eq!(parsed, item);
+        assert_eq!(parsed.id().len(), 43);
+        assert_eq!(parsed.owner_address(), w.address());
+        assert_eq!(parsed.tag("Type"), Some("Message"));
+        assert_eq!(
+            parsed.anchor_text().as_deref(),
+            Some("00000000000000000000000000001234")
+        );
+
+        // No target, no anchor, no tags, no data.
+        let bare = DataItem::signed(&w, None, None, vec![], vec![]).unwrap();
+        let parsed = DataItem::parse_verified(&bare.to_bytes()).unwrap();
+        assert_eq!(parsed.target, None);
+        assert!(parsed.tags.is_empty());
+    }
+
+    #[test]
+    fn tampering_and_truncation_are_caught() {
+        let w = wallet();
+        let item =
+            DataItem::signed(&w, None, None, vec![tag("A", "b")], b"payload".to_vec()).unwrap();
+        let bytes = item.to_bytes();
+        let mut tampered = bytes.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert_eq!(
+            DataItem::parse_verified(&tampered).unwrap_err(),
+            ItemError::BadSignature
+        );
+        // Every truncation is an error naming a field (the data may legally be shorter, but
+        // then the signature fails).
+        for cut in 0..bytes.len() {
+            assert!(
+                DataItem::parse_verified(&bytes[..cut]).is_err(),
+                "cut {cut}"
+            );
+        }
+        let err = DataItem::parse(&bytes[..600]).unwrap_err().to_string();
+        assert!(
+            err.contains("`owner`") && err.contains("truncated"),
+            "{err}"
+        );
+        let mut bad_type = bytes.clone();
+        bad_type[0] = 99;
+        assert!(
+            DataItem::parse(&bad_type)
+                .unwrap_err()
+                .to_string()
+                .contains("signature type")
+        );
+        let mut bad_flag = bytes.clone();
+        bad_flag[2 + 512 + 512] = 2;
+        assert!(
+            DataItem::parse(&bad_flag)
+                .unwrap_err()
+                .to_string()
+                .contains("`target`")
+        );
+        let mut bad_count = bytes.clone();
+        bad_count[2 + 1024 + 2] = 5;
+        assert!(
+            DataItem::parse(&bad_count)
+                .unwrap_err()
+                .to_string()
+                .contains("tag count")
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! The AO data model on the wire: ANS-104 data items (parse, serialize, IDs, deep hash,
+//! RSA-PSS signatures), their Avro tags, bundles, and Arweave JWK wallets.
+//!
+//! IDs are `base64url(SHA-256(signature))`: every SHA-256 this module takes goes through
+//! [`sha256`], the one place to move onto the `hash` module's batch engine.
+
+pub mod bundle;
+pub mod deephash;
+pub mod item;
+pub mod module;
+pub mod rsa_pss;
+pub mod tags;
+pub mod wallet;
+
+pub use item::{DataItem, ItemError, SignatureType};
+pub use wallet::{Jwk, Wallet, WalletError};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// SHA-256 of `data` (IDs, addresses).
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data).into()
+}
+
+/// Base64url without padding, as Arweave writes IDs, owners and signatures.
+pub fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decode base64url (padding tolerated, as Arweave tooling sometimes writes it).
+pub fn b64url_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    URL_SAFE_NO_PAD.decode(text.trim_end_matches('='))
+}
+
+/// The 32 bytes behind a 43-character ID.
+pub fn decode_id(id: &str) -> Option<[u8; 32]> {
+    if id.len() != 43 {
+        return None;
+    }
+    b64url_decode(id).ok()?.try_into().ok()
+}

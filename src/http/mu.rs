@@ -1,0 +1,106 @@
+//! The Messenger Unit's ingest, as AO's legacy MU accepts it: `POST /` with a signed ANS-104
+//! data item as the body. The item is verified, then scheduled (spawn or message) and committed
+//! durably before the answer, which is the MU's: `202 {"message": "Processing DataItem",
+//! "id": <item id>}`. A bad item is a 400 naming the reason; nothing is stored.
+//! Also `POST /~module@1.0` (see [`crate::ao::module`]).
+
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use serde_json::json;
+
+use super::response::{self, ApiError, HttpResponse};
+use super::{NodeState, read_body};
+use crate::ao::module::{self, ModuleError};
+use crate::ao::{DataItem, ItemError};
+use crate::sched::SchedError;
+use crate::store::Tag;
+
+/// `POST /`: schedule a signed data item.
+pub async fn post(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
+    let body = read_body(req, state.max_body_bytes).await?;
+    let scheduler = state.scheduler.get().await.map_err(sched_error)?.clone();
+    let scheduled = tokio::task::spawn_blocking(move || {
+        let item = DataItem::parse_verified(&body).map_err(item_error)?;
+        scheduler.submit(&item).map_err(sched_error)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("scheduling task failed: {e}")))??;
+    Ok(response::json_with_status(
+        StatusCode::ACCEPTED,
+        &json!({ "message": "Processing DataItem", "id": scheduled.id }),
+    ))
+}
+
+/// `POST /~module@1.0`: store a module. The body is either a signed data item (AO tooling's
+/// way: `Content-Type: application/octet-stream` or anything that is not WASM) or raw WASM,
+/// which the node signs with its wallet, taking tag overrides from the query string
+/// (`?Memory-Limit=4-gb&Name=x`). Answers `{"id", "owner", "tags", "size"}`.
+pub async fn post_module(
+    state: &NodeState,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, ApiError> {
+    let overrides: Vec<Tag> = super::su::query_pairs(req.uri().query().unwrap_or(""))?
+        .into_iter()
+        .map(|(name, value)| Tag { name, value })
+        .collect();
+    let body = read_body(req, state.max_body_bytes).await?;
+    let scheduler = state.scheduler.get().await.map_err(sched_error)?.clone();
+    let record = tokio::task::spawn_blocking(move || {
+        let item = if body.starts_with(b"\0asm") {
+            module::build(scheduler.wallet(), body.to_vec(), &overrides)?
+        } else {
+            if !overrides.is_empty() {
+                return Err(ModuleError::Invalid(
+                    "tags in the query apply to raw WASM only; a signed item carries its own"
+                        .into(),
+                ));
+            }
+            let item = DataItem::parse(&body)?;
+            module::check_signed(&item)?;
+            item
+        };
+        module::store(scheduler.store(), &item)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("module task failed: {e}")))?
+    .map_err(module_error)?;
+    Ok(response::json(&json!({
+        "id": record.id,
+        "owner": record.owner,
+        "tags": record.tags,
+        "size": record.size,
+    })))
+}
+
+fn item_error(e: ItemError) -> ApiError {
+    match e {
+        ItemError::Sign(m) => ApiError::internal(m),
+        other => ApiError::bad_request(other.to_string()),
+    }
+}
+
+fn module_error(e: ModuleError) -> ApiError {
+    match e {
+        ModuleError::Invalid(m) => ApiError::bad_request(m),
+        ModuleError::Item(e) => item_error(e),
+        ModuleError::Store(e) => ApiError::internal(e.to_string()),
+    }
+}
+
+/// Map a scheduling error to its status: the sender's faults are 4xx, the node's 5xx.
+pub fn sched_error(e: SchedError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        SchedError::Invalid(_) | SchedError::BadId(_) => ApiError::bad_request(message),
+        SchedError::UnknownProcess(_) => ApiError::not_found(message),
+        SchedError::ProcessExists(_) | SchedError::Duplicate { .. } => ApiError {
+            status: StatusCode::CONFLICT,
+            kind: "conflict",
+            message,
+            allow: None,
+        },
+        SchedError::Sign(_) | SchedError::Wallet(_) | SchedError::Store(_) => {
+            ApiError::internal(message)
+        }
+    }
+}
