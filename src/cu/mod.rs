@@ -1,5 +1,7 @@
 //! The Compute Unit: evaluates processes from their schedule and keeps their results.
 //!
+//! - [`process`]: what an executor holds per process; evaluation in slot order, results,
+//!   checkpoints, dry-runs.
 //! - [`message`]: the message and environment JSON a process is fed.
 //! - [`output`]: result shapes as AO's CU answers them.
 //! - [`query`]: validated inputs of the CU API (results ranges and cursors, dry-run bodies).
@@ -9,5 +11,88 @@
 pub mod checkpoint;
 pub mod message;
 pub mod output;
+pub mod process;
 pub mod query;
 pub mod results;
+
+pub use process::{CheckpointEvery, Context, Cost, CostSink, Held};
+
+use crate::store::StoreError;
+
+/// The outbox of one newly evaluated message, for the messenger to push.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbox {
+    /// The process that evaluated it.
+    pub process: String,
+    /// The message evaluated.
+    pub message: String,
+    /// Its slot.
+    pub slot: u64,
+    /// The result (`Messages`, `Spawns`, `Assignments`, ...).
+    pub result: serde_json::Value,
+}
+
+/// Why the CU could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CuError {
+    /// The request is malformed.
+    #[error(transparent)]
+    Invalid(#[from] query::InvalidInput),
+    /// No such process on this node.
+    #[error("process {0} is not known to this node")]
+    UnknownProcess(String),
+    /// No such message in the process' schedule.
+    #[error("message {message} is not scheduled on process {process}")]
+    UnknownMessage {
+        /// The message.
+        message: String,
+        /// The process.
+        process: String,
+    },
+    /// A slot past the end of the schedule.
+    #[error("process {process} has no slot {slot} (its latest is {latest})")]
+    UnknownSlot {
+        /// The process.
+        process: String,
+        /// The slot asked for.
+        slot: u64,
+        /// Its latest slot.
+        latest: u64,
+    },
+    /// The process' module cannot run (missing, does not load, bad limit tags).
+    #[error("{0}")]
+    Module(String),
+    /// The stored schedule is inconsistent.
+    #[error("schedule: {0}")]
+    Schedule(String),
+    /// The process' executor queue is full: retry later.
+    #[error("{0}")]
+    Busy(String),
+    /// The executor pool lost the job (it panicked, or the pool is stopping).
+    #[error("executor: {0}")]
+    Exec(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else that is the node's fault.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CuError {
+    /// A short stable identifier of the error kind, for `{"error", "kind"}` answers.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CuError::Invalid(_) => "bad-request",
+            CuError::UnknownProcess(_)
+            | CuError::UnknownMessage { .. }
+            | CuError::UnknownSlot { .. } => "not-found",
+            CuError::Module(_) => "module",
+            CuError::Schedule(_) => "schedule",
+            CuError::Busy(_) => "busy",
+            CuError::Exec(_) => "executor",
+            CuError::Store(_) => "store",
+            CuError::Internal(_) => "internal",
+        }
+    }
+}

@@ -14,7 +14,6 @@ use super::checkpoint;
 use super::message::{process_env, process_message, tag};
 use super::output::result_json;
 use super::{CuError, Outbox};
-use crate::meter::{Meter, MessageRecord};
 use crate::store::{ProcessRecord, ScheduledMessage, Store, StoredResult};
 use crate::wasm::{Limits, MessageInput, ModuleCache, NodeLimits, Process, Snapshot};
 
@@ -31,8 +30,31 @@ pub struct CheckpointEvery {
     pub interval: Duration,
 }
 
+/// What one evaluated message cost, for the node's meter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cost {
+    /// Process ID.
+    pub process: String,
+    /// Message ID.
+    pub message: String,
+    /// Fuel consumed.
+    pub fuel: u64,
+    /// Wall-clock time, ns.
+    pub wall_ns: u64,
+    /// Largest memory size during the evaluation, bytes.
+    pub peak_memory_bytes: u64,
+    /// Executor that ran it.
+    pub executor: usize,
+    /// CPU of that executor, when pinned.
+    pub cpu: Option<usize>,
+    /// Whether it ended in an error.
+    pub error: bool,
+}
+
+/// Called with the cost of every evaluated message (dry-runs excluded).
+pub type CostSink = Arc<dyn Fn(&Cost) + Send + Sync>;
+
 /// What evaluation on an executor needs from the node.
-#[derive(Debug)]
 pub struct Context {
     /// Durable state.
     pub store: Arc<Store>,
@@ -43,7 +65,18 @@ pub struct Context {
     /// Checkpoint policy.
     pub checkpoints: CheckpointEvery,
     /// Where metering goes.
-    pub meter: Option<Meter>,
+    pub meter: Option<CostSink>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("store", &self.store)
+            .field("limits", &self.limits)
+            .field("checkpoints", &self.checkpoints)
+            .field("meter", &self.meter.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A process held by an executor: its instance and how far it has been evaluated.
@@ -161,7 +194,7 @@ impl Held {
             if page.is_empty() {
                 break;
             }
-            let mut results = Vec::with_capacity(page.len());
+            let mut batch = Vec::with_capacity(page.len());
             for scheduled in &page {
                 if scheduled.assignment.slot != self.next {
                     return Err(CuError::Schedule(format!(
@@ -171,24 +204,16 @@ impl Held {
                 }
                 let (stored, record) = self.evaluate(process_id, scheduled, executor);
                 if let Some(meter) = &ctx.meter {
-                    meter.record(&record);
+                    meter(&record);
                 }
-                results.push((scheduled.assignment.slot, stored, scheduled.id.clone()));
-            }
-            // Results already stored (evaluated before a restart) are identical: not pushed twice.
-            for (slot, stored, message_id) in results {
-                let fresh = ctx.store.result(process_id, slot)?.is_none();
-                ctx.store.put_result(process_id, slot, &stored)?;
-                if fresh {
-                    outboxes.push(Outbox {
-                        process: process_id.to_string(),
-                        message: message_id,
-                        slot,
-                        result: stored.result,
-                    });
+                batch.push((scheduled.assignment.slot, stored));
+                // Results go to the store before any checkpoint that covers them.
+                if self.checkpoint_due(ctx) {
+                    self.flush(ctx, process_id, &mut batch, &mut outboxes)?;
+                    self.checkpoint(ctx, process_id)?;
                 }
             }
-            self.maybe_checkpoint(ctx, process_id)?;
+            self.flush(ctx, process_id, &mut batch, &mut outboxes)?;
         }
         Ok(outboxes)
     }
@@ -198,9 +223,11 @@ impl Held {
         process_id: &str,
         scheduled: &ScheduledMessage,
         (executor, cpu): (usize, Option<usize>),
-    ) -> (StoredResult, MessageRecord) {
+    ) -> (StoredResult, Cost) {
         let message = process_message(scheduled, &self.module_id);
-        let evaluation = self.process.evaluate(MessageInput::new(&message, &self.env));
+        let evaluation = self
+            .process
+            .evaluate(MessageInput::new(&message, &self.env));
         self.next = scheduled.assignment.slot + 1;
         self.last_timestamp = scheduled.assignment.timestamp;
         self.last_block_height = scheduled.assignment.block_height;
@@ -212,7 +239,7 @@ impl Held {
         {
             map.insert("GasUsed".into(), json!(evaluation.metering.fuel));
         }
-        let record = MessageRecord {
+        let record = Cost {
             process: process_id.to_string(),
             message: scheduled.id.clone(),
             fuel: evaluation.metering.fuel,
@@ -229,14 +256,37 @@ impl Held {
         (stored, record)
     }
 
-    fn maybe_checkpoint(&mut self, ctx: &Context, process_id: &str) -> Result<(), CuError> {
+    fn checkpoint_due(&self, ctx: &Context) -> bool {
         let every = ctx.checkpoints;
         let by_count = every.messages > 0 && self.since_checkpoint >= every.messages;
         let by_time = !every.interval.is_zero()
             && self.since_checkpoint > 0
             && self.checkpoint_at.elapsed() >= every.interval;
-        if by_count || by_time {
-            self.checkpoint(ctx, process_id)?;
+        by_count || by_time
+    }
+
+    /// Store a batch of results in one transaction; the ones stored for the first time (not
+    /// evaluated before a restart) give their outbox to push.
+    fn flush(
+        &self,
+        ctx: &Context,
+        process_id: &str,
+        batch: &mut Vec<(u64, StoredResult)>,
+        outboxes: &mut Vec<Outbox>,
+    ) -> Result<(), CuError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let fresh = ctx.store.put_results(process_id, batch)?;
+        for ((slot, stored), fresh) in batch.drain(..).zip(fresh) {
+            if fresh {
+                outboxes.push(Outbox {
+                    process: process_id.to_string(),
+                    message: stored.message_id,
+                    slot,
+                    result: stored.result,
+                });
+            }
         }
         Ok(())
     }
@@ -269,9 +319,16 @@ impl Held {
         process_id: &str,
         body: Map<String, Value>,
     ) -> Result<Value, CuError> {
-        let message = dry_run_fields(process_id, body, self.last_timestamp, self.last_block_height);
+        let message = dry_run_fields(
+            process_id,
+            body,
+            self.last_timestamp,
+            self.last_block_height,
+        );
         let before = self.process.snapshot();
-        let evaluation = self.process.evaluate(MessageInput::new(&message, &self.env));
+        let evaluation = self
+            .process
+            .evaluate(MessageInput::new(&message, &self.env));
         if !evaluation.reverted {
             self.restore_snapshot(&before)?;
         }
@@ -318,9 +375,8 @@ pub fn dry_run_fields(
         .get("Tags")
         .and_then(Value::as_array)
         .and_then(|tags| {
-            tags.iter().find(|t| {
-                t.get("name").and_then(Value::as_str) == Some("From-Process")
-            })
+            tags.iter()
+                .find(|t| t.get("name").and_then(Value::as_str) == Some("From-Process"))
         })
         .and_then(|t| t.get("value"))
         .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))

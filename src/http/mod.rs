@@ -3,6 +3,7 @@
 //! [`route`] maps a request to its handler. Every handler runs in its own task so that a bug
 //! in one request becomes a 500 answer instead of a dropped connection.
 
+pub mod cu;
 pub mod gateway;
 pub mod meta;
 pub mod mu;

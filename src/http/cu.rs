@@ -1,0 +1,281 @@
+//! The Compute Unit API, as AO's legacy CU serves it (`servers/cu/src/routes`), plus the AO-Core
+//! style process paths of HyperBEAM:
+//!
+//! | route | answer |
+//! | --- | --- |
+//! | `GET /result/{message}?process-id=` | `{Messages, Assignments, Spawns, Output, Error?, GasUsed}` |
+//! | `GET /results/{process}?from=&to=&sort=&limit=` | `{pageInfo: {hasNextPage}, edges: [{cursor, node}]}` |
+//! | `POST /dry-run?process-id=` | like `/result`, for a message evaluated on the latest state and forgotten |
+//! | `GET /state/{process}` | the memory after the latest slot (`application/octet-stream`), `Last-Ordinate` etc. headers |
+//! | `GET /cron/{process}` | an empty connection (this CU runs no cron yet) |
+//! | `GET /{process}~process@1.0/compute?slot=N`, `.../now` | `{process, at-slot, results: {outbox, data, ...}}` |
+//!
+//! Bad input is 400 naming the field, unknown processes and messages 404, an evaluation error
+//! is a 200 with `Error` set (as AO clients expect), a fault of the node 5xx.
+//!
+//! This file holds the request parsing and response shaping; the handlers that call the
+//! compute unit come with the executor pool.
+
+use hyper::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::percent_decode;
+use super::response::ApiError;
+use crate::cu::CuError;
+
+/// The path segment suffix of AO-Core process paths (`{process}~process@1.0`).
+pub const PROCESS_DEVICE: &str = "~process@1.0";
+
+/// Split a query string into decoded `(name, value)` pairs (`+` is a space, as in HTML forms).
+pub fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(query) = query else {
+        return Ok(Vec::new());
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |text: &str| {
+                percent_decode(&text.replace('+', " ")).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "query parameter `{name}` is not valid percent-encoded UTF-8"
+                    ))
+                })
+            };
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether `text` is a 43-character base64url ID.
+pub fn is_id(text: &str) -> bool {
+    text.len() == 43
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A required ID: 400 naming `field` when absent or malformed.
+pub fn require_id<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, ApiError> {
+    match value {
+        None => Err(ApiError::bad_request(format!(
+            "{field}: a {field} is required"
+        ))),
+        Some(id) if is_id(id) => Ok(id),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "{field}: `{other}` is not a 43-character base64url ID"
+        ))),
+    }
+}
+
+/// How a CU failure is answered.
+pub fn api_error(error: CuError) -> ApiError {
+    match error {
+        CuError::Invalid(e) => ApiError::bad_request(e.to_string()),
+        CuError::UnknownProcess(_)
+        | CuError::UnknownMessage { .. }
+        | CuError::UnknownSlot { .. } => ApiError::not_found(error.to_string()),
+        CuError::Busy(_) => ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: "busy",
+            message: error.to_string(),
+            allow: None,
+        },
+        other => {
+            tracing::error!(error = %other, "compute unit fault");
+            ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                kind: other.kind(),
+                message: other.to_string(),
+                allow: None,
+            }
+        }
+    }
+}
+
+/// Which slot an AO-Core process path asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessPath {
+    /// `compute?slot=N` (or `compute&slot=N`).
+    Compute(u64),
+    /// `now`: the latest slot.
+    Now,
+}
+
+/// Parse the rest of `/{process}~process@1.0/...`: `compute` with a slot, or `now`.
+pub fn process_path(rest: &[&str], params: &[(String, String)]) -> Result<ProcessPath, ApiError> {
+    let slot_of = |text: &str| {
+        text.trim().parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!("slot: expected a whole number, got `{text}`"))
+        })
+    };
+    match rest {
+        ["now"] => Ok(ProcessPath::Now),
+        [key] if key.starts_with("compute") => {
+            // HyperBEAM also takes parameters inside the path segment: `compute&slot=3`.
+            let inline = key
+                .split('&')
+                .skip(1)
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "slot")
+                .map(|(_, v)| v);
+            if *key != "compute" && !key.starts_with("compute&") {
+                return Err(ApiError::not_found(format!("no process key `{key}`")));
+            }
+            match inline.or_else(|| param(params, "slot")) {
+                Some(text) => Ok(ProcessPath::Compute(slot_of(text)?)),
+                None => Err(ApiError::bad_request("slot: a slot is required")),
+            }
+        }
+        _ => Err(ApiError::not_found(format!(
+            "no process key `{}` (known: compute, now)",
+            rest.join("/")
+        ))),
+    }
+}
+
+/// A result in the shape of HyperBEAM's process state after a slot (`dev_json_iface`): the
+/// outbox as a map numbered from 1, each message's tags lifted into its keys with
+/// `from-process`, and `data` the output's `data` (or the error).
+pub fn ao_core_results(process: &str, slot: u64, result: &Value) -> Value {
+    let mut outbox = Map::new();
+    if let Some(messages) = result.get("Messages").and_then(Value::as_array) {
+        for (i, message) in messages.iter().enumerate() {
+            outbox.insert((i + 1).to_string(), outbox_message(process, message));
+        }
+    }
+    let data = match (result.get("Error"), result.get("Output")) {
+        (Some(error), _) if !error.is_null() => error.clone(),
+        (_, Some(Value::Object(output))) => output.get("data").cloned().unwrap_or(Value::Null),
+        (_, Some(other)) => other.clone(),
+        _ => Value::Null,
+    };
+    json!({
+        "process": process,
+        "at-slot": slot,
+        "results": {
+            "outbox": outbox,
+            "data": data,
+            "output": result.get("Output").cloned().unwrap_or(Value::Null),
+            "spawns": result.get("Spawns").cloned().unwrap_or_else(|| json!([])),
+            "assignments": result.get("Assignments").cloned().unwrap_or_else(|| json!([])),
+        },
+    })
+}
+
+fn outbox_message(process: &str, message: &Value) -> Value {
+    let mut out = Map::new();
+    if let Value::Object(fields) = message {
+        for (k, v) in fields {
+            let key = k.to_ascii_lowercase();
+            if !matches!(
+                key.as_str(),
+                "tags" | "anchor" | "from-process" | "from-image"
+            ) {
+                out.insert(key, v.clone());
+            }
+        }
+        if let Some(tags) = fields.get("Tags").and_then(Value::as_array) {
+            for t in tags {
+                if let (Some(name), Some(value)) =
+                    (t.get("name").and_then(Value::as_str), t.get("value"))
+                {
+                    out.insert(name.to_string(), value.clone());
+                }
+            }
+        }
+    }
+    out.insert("from-process".into(), json!(process));
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(query: &str) -> Vec<(String, String)> {
+        query_params(Some(query)).unwrap()
+    }
+
+    #[test]
+    fn query_strings() {
+        assert_eq!(
+            pairs("process-id=abc&x=a%2Bb+c&flag&&empty="),
+            vec![
+                ("process-id".to_string(), "abc".to_string()),
+                ("x".to_string(), "a+b c".to_string()),
+                ("flag".to_string(), String::new()),
+                ("empty".to_string(), String::new()),
+            ]
+        );
+        assert!(query_params(Some("a=%zz")).is_err());
+        assert!(query_params(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ids_are_checked_and_named() {
+        let id = "A".repeat(43);
+        assert_eq!(require_id(Some(&id), "process-id").unwrap(), id);
+        let err = require_id(None, "process-id").unwrap_err();
+        assert!(err.message.starts_with("process-id:"), "{}", err.message);
+        let err = require_id(Some("short"), "message").unwrap_err();
+        assert!(err.message.starts_with("message:"), "{}", err.message);
+        assert!(!is_id(&"A".repeat(42)));
+        assert!(!is_id(&format!("{}!", "A".repeat(42))));
+    }
+
+    #[test]
+    fn process_paths() {
+        assert_eq!(process_path(&["now"], &[]).unwrap(), ProcessPath::Now);
+        assert_eq!(
+            process_path(&["compute"], &pairs("slot=3")).unwrap(),
+            ProcessPath::Compute(3)
+        );
+        assert_eq!(
+            process_path(&["compute&slot=7"], &[]).unwrap(),
+            ProcessPath::Compute(7)
+        );
+        let err = process_path(&["compute"], &[]).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.starts_with("slot:"));
+        let err = process_path(&["compute"], &pairs("slot=x")).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            process_path(&["state"], &[]).unwrap_err().status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            process_path(&["computed"], &[]).unwrap_err().status,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn ao_core_shape() {
+        let result = json!({
+            "Output": {"data": "2", "prompt": "> "},
+            "Messages": [{"Target": "T", "Data": "hi", "Anchor": "1",
+                          "Tags": [{"name": "Action", "value": "Ping"}]}],
+            "Spawns": [], "Assignments": [], "GasUsed": 5
+        });
+        let shaped = ao_core_results("P", 4, &result);
+        assert_eq!(shaped["at-slot"], 4);
+        assert_eq!(shaped["results"]["data"], "2");
+        let m = &shaped["results"]["outbox"]["1"];
+        assert_eq!(m["target"], "T");
+        assert_eq!(m["Action"], "Ping");
+        assert_eq!(m["from-process"], "P");
+        assert!(m.get("anchor").is_none() && m.get("tags").is_none());
+        let failed = ao_core_results("P", 1, &json!({"Error": "boom", "Output": ""}));
+        assert_eq!(failed["results"]["data"], "boom");
+    }
+}
