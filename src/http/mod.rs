@@ -28,7 +28,6 @@ use crate::hw::Hardware;
 use crate::hw::profile::Match;
 use crate::meter::Meter;
 use crate::node::NodeIdentity;
-use crate::store::Store;
 pub use response::{ApiError, HttpResponse};
 
 /// How long open connections may take to finish after shutdown begins.
