@@ -164,11 +164,16 @@ fn a_busy_executor_does_not_starve_the_others() {
     let pool: Pool<u64> = Pool::unpinned(n(2), n(4)).unwrap();
     let (a, b) = on_two_executors(&pool);
     let (release, blocked) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel::<()>();
     let stuck = pool
         .try_submit(&a, move |_| {
+            let _ = started_tx.send(());
             blocked.recv_timeout(Duration::from_secs(30)).is_ok()
         })
         .unwrap();
+    // Wait until `a`'s executor really holds the job: on a loaded machine it may not have
+    // picked it up yet when `b`'s jobs are done.
+    started.recv_timeout(Duration::from_secs(30)).unwrap();
     // 200 jobs for `b` finish while `a`'s executor is held (more than a queue's worth, so
     // each one has to be taken by b's executor).
     for i in 0..200u64 {
