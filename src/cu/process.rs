@@ -30,26 +30,8 @@ pub struct CheckpointEvery {
     pub interval: Duration,
 }
 
-/// What one evaluated message cost, for the node's meter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cost {
-    /// Process ID.
-    pub process: String,
-    /// Message ID.
-    pub message: String,
-    /// Fuel consumed.
-    pub fuel: u64,
-    /// Wall-clock time, ns.
-    pub wall_ns: u64,
-    /// Largest memory size during the evaluation, bytes.
-    pub peak_memory_bytes: u64,
-    /// Executor that ran it.
-    pub executor: usize,
-    /// CPU of that executor, when pinned.
-    pub cpu: Option<usize>,
-    /// Whether it ended in an error.
-    pub error: bool,
-}
+/// What one evaluated message cost, for the node's meter: the meter's own record.
+pub type Cost = crate::meter::MessageRecord;
 
 /// Called with the cost of every evaluated message (dry-runs excluded).
 pub type CostSink = Arc<dyn Fn(&Cost) + Send + Sync>;
