@@ -67,7 +67,6 @@ fn add_module(state_dir: &Path, wasm: &Path) -> String {
 }
 
 #[test]
-#[ignore = "needs the CU API (issue 4)"]
 fn aoconnect_spawn_message_result_results_dryrun() {
     let node_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node");
     if let Some(reason) = missing_prerequisite(&node_dir) {

@@ -69,6 +69,13 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
         .thread_name("aocu-http")
         .build()
         .context("starting the async runtime")?;
+    let modules = Arc::new(
+        crate::wasm::ModuleCache::with_dir(
+            crate::wasm::WasmEngine::new().context("starting the wasm engine")?,
+            &config.state_dir.join("modules"),
+        )
+        .context("opening the module cache")?,
+    );
     let scheduler = Arc::new(crate::sched::NodeScheduler::new(
         store.clone(),
         config.wallet_path(),
@@ -79,17 +86,43 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr().context("reading the listen address")?;
+        // The compute unit: one executor per planned core (started inside the runtime, which
+        // its background evaluations and outbox pushes use), metering into the node meter.
+        let pool = crate::exec::Pool::new(&plan, config.executor_queue_depth)
+            .context("starting the executors")?;
+        let executors = pool.monitor();
+        let sink_meter = meter.clone();
+        let cu = crate::cu::ComputeUnit::new(
+            crate::cu::Context {
+                store: store.clone(),
+                modules,
+                limits: config.node_limits(),
+                checkpoints: crate::cu::CheckpointEvery {
+                    messages: config.checkpoint_every_messages,
+                    interval: Duration::from_secs(config.checkpoint_every_seconds),
+                },
+                meter: Some(Arc::new(move |cost: &crate::cu::Cost| sink_meter.record(cost))),
+            },
+            pool,
+            crate::cu::Settings {
+                eager: config.eager_evaluation,
+            },
+        );
+        crate::cu::push::start(&cu, scheduler.clone());
+        if let Err(e) = cu.catch_up_all() {
+            tracing::warn!(error = %e, "cannot list the processes to evaluate at start");
+        }
         let state = Arc::new(NodeState {
             identity: NodeIdentity::new(config.node_name.clone(), addr),
             hardware,
             profile,
-            // The process runtime starts its pool from `plan`; until then no executor runs.
-            executors: None,
+            executors: Some(executors),
             meter,
             store,
             scheduler: scheduler.clone(),
             block_height: crate::sched::BLOCK_HEIGHT,
             max_body_bytes: config.max_body_bytes,
+            cu: Some(cu.clone()),
         });
         // An existing wallet loads now; a missing one is generated (RSA-4096: seconds of CPU)
         // by the first request that needs the scheduler, so nodes that never schedule pay nothing.
@@ -115,6 +148,8 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             });
         }
         http::serve(listener, state.clone(), shutdown).await;
+        // Checkpoint what the executors hold, so the next start resumes without replay.
+        cu.checkpoint_all().await;
         if let Err(e) = state.meter.persist(&state.store) {
             tracing::warn!(error = %e, "cannot save the metering totals");
         }

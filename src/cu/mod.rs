@@ -7,15 +7,20 @@
 //! - [`query`]: validated inputs of the CU API (results ranges and cursors, dry-run bodies).
 //! - [`results`]: pages of stored results.
 //! - [`checkpoint`]: compressed, digest-checked checkpoint frames.
+//! - [`unit`]: the [`ComputeUnit`] that routes processes to executors and answers the API.
+//! - [`push`]: delivery of outbox messages to processes on this node.
 
 pub mod checkpoint;
 pub mod message;
 pub mod output;
 pub mod process;
+pub mod push;
 pub mod query;
 pub mod results;
+pub mod unit;
 
 pub use process::{CheckpointEvery, Context, Cost, CostSink, Held};
+pub use unit::{ComputeUnit, Settings, State};
 
 use crate::store::StoreError;
 

@@ -12,16 +12,19 @@
 //!
 //! Bad input is 400 naming the field, unknown processes and messages 404, an evaluation error
 //! is a 200 with `Error` set (as AO clients expect), a fault of the node 5xx.
-//!
-//! This file holds the request parsing and response shaping; the handlers that call the
-//! compute unit come with the executor pool.
 
-use hyper::StatusCode;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Request, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::percent_decode;
-use super::response::ApiError;
-use crate::cu::CuError;
+use super::response::{self, ApiError, HttpResponse};
+use super::{NodeState, percent_decode};
+use crate::cu::query::{self, InvalidInput, ResultsQuery};
+use crate::cu::{ComputeUnit, CuError};
 
 /// The path segment suffix of AO-Core process paths (`{process}~process@1.0`).
 pub const PROCESS_DEVICE: &str = "~process@1.0";
@@ -48,7 +51,7 @@ pub fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, ApiErr
         .collect()
 }
 
-pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)
@@ -65,7 +68,7 @@ pub fn is_id(text: &str) -> bool {
 }
 
 /// A required ID: 400 naming `field` when absent or malformed.
-pub fn require_id<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, ApiError> {
+fn require_id<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, ApiError> {
     match value {
         None => Err(ApiError::bad_request(format!(
             "{field}: a {field} is required"
@@ -75,6 +78,13 @@ pub fn require_id<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, Ap
             "{field}: `{other}` is not a 43-character base64url ID"
         ))),
     }
+}
+
+fn cu(state: &NodeState) -> Result<&Arc<ComputeUnit>, ApiError> {
+    state
+        .cu
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("this node runs no compute unit"))
 }
 
 /// How a CU failure is answered.
@@ -100,6 +110,121 @@ pub fn api_error(error: CuError) -> ApiError {
             }
         }
     }
+}
+
+fn invalid(e: InvalidInput) -> ApiError {
+    ApiError::bad_request(e.to_string())
+}
+
+/// `GET /`: the node's address (its wallet's) and its clock, as AO's CU answers its
+/// healthcheck (`domain/api/healthcheck.js`).
+pub async fn root(state: &NodeState) -> Result<HttpResponse, ApiError> {
+    // The node's address is its wallet's; a node without one yet makes it here (once).
+    let scheduler = state.scheduler.get().await.map_err(|e| ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        kind: "no-wallet",
+        message: format!("the node wallet is not available: {e}"),
+        allow: None,
+    })?;
+    Ok(response::json(
+        &json!({ "address": scheduler.address(), "timestamp": crate::sched::now_ms() }),
+    ))
+}
+
+/// `GET /result/{message}?process-id=`.
+pub async fn result(
+    state: &NodeState,
+    message: &str,
+    req: &Request<Incoming>,
+) -> Result<HttpResponse, ApiError> {
+    let params = query_params(req.uri().query())?;
+    let message = require_id(Some(message), "message")?;
+    let process = require_id(param(&params, "process-id"), "process-id")?;
+    let result = cu(state)?
+        .result(process, message)
+        .await
+        .map_err(api_error)?;
+    Ok(response::json(&result))
+}
+
+/// `GET /results/{process}?from=&to=&sort=&limit=`.
+pub async fn results(
+    state: &NodeState,
+    process: &str,
+    req: &Request<Incoming>,
+) -> Result<HttpResponse, ApiError> {
+    let process = require_id(Some(process), "process")?;
+    let params = query_params(req.uri().query())?;
+    let query = ResultsQuery::parse(&params).map_err(invalid)?;
+    let page = cu(state)?
+        .results(process, &query)
+        .await
+        .map_err(api_error)?;
+    Ok(response::json(&page))
+}
+
+/// `POST /dry-run?process-id=` with the message as JSON.
+pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
+    let params = query_params(req.uri().query())?;
+    let process = require_id(param(&params, "process-id"), "process-id")?.to_string();
+    if let Some(to) = param(&params, "to") {
+        require_id(Some(to), "to")?;
+    }
+    let body = super::read_body(req, state.max_body_bytes).await?;
+    let message = query::dry_run_message(&body).map_err(invalid)?;
+    let result = cu(state)?
+        .dry_run(&process, message)
+        .await
+        .map_err(api_error)?;
+    Ok(response::json(&result))
+}
+
+/// `GET /state/{process}`: the process memory, with the position of its last evaluated
+/// message in `Last-Timestamp`, `Last-Ordinate` (its slot) and `Last-Block-Height`.
+pub async fn state(state: &NodeState, process: &str) -> Result<HttpResponse, ApiError> {
+    let process = require_id(Some(process), "process")?;
+    let memory = cu(state)?.state(process).await.map_err(api_error)?;
+    let mut response = response::with_body(
+        StatusCode::OK,
+        "application/octet-stream",
+        Bytes::from(memory.memory),
+    );
+    if let Some(slot) = memory.slot {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("Last-Timestamp", memory.timestamp),
+            ("Last-Ordinate", slot),
+            ("Last-Block-Height", memory.block_height),
+        ] {
+            headers.insert(name, HeaderValue::from(value));
+        }
+    }
+    Ok(response)
+}
+
+/// `GET /cron/{process}`: the results of cron messages. This CU schedules no cron messages,
+/// so the connection is empty; the query is validated as AO's CU does.
+pub async fn cron(
+    state: &NodeState,
+    process: &str,
+    req: &Request<Incoming>,
+) -> Result<HttpResponse, ApiError> {
+    let process = require_id(Some(process), "process")?;
+    let params = query_params(req.uri().query())?;
+    // Same bounds and limit as /results (AO's CU defaults the cron page size to 500).
+    ResultsQuery::parse(&params).map_err(invalid)?;
+    let cu = cu(state)?;
+    if cu
+        .store()
+        .process(process)
+        .map_err(|e| api_error(e.into()))?
+        .is_none()
+    {
+        return Err(api_error(CuError::UnknownProcess(process.to_string())));
+    }
+    Ok(response::json(
+        &json!({ "pageInfo": { "hasNextPage": false }, "edges": [] }),
+    ))
 }
 
 /// Which slot an AO-Core process path asks for.
@@ -141,6 +266,28 @@ pub fn process_path(rest: &[&str], params: &[(String, String)]) -> Result<Proces
             rest.join("/")
         ))),
     }
+}
+
+/// `GET /{process}~process@1.0/compute?slot=N` and `.../now`.
+pub async fn process_device(
+    state: &NodeState,
+    process: &str,
+    rest: &[&str],
+    req: &Request<Incoming>,
+) -> Result<HttpResponse, ApiError> {
+    let process = require_id(Some(process), "process")?;
+    let params = query_params(req.uri().query())?;
+    let path = process_path(rest, &params)?;
+    let cu = cu(state)?;
+    let slot = match path {
+        ProcessPath::Compute(slot) => slot,
+        ProcessPath::Now => {
+            let next = cu.evaluate_to(process, None).await.map_err(api_error)?;
+            next.saturating_sub(1)
+        }
+    };
+    let result = cu.result_at(process, slot).await.map_err(api_error)?;
+    Ok(response::json(&ao_core_results(process, slot, &result)))
 }
 
 /// A result in the shape of HyperBEAM's process state after a slot (`dev_json_iface`): the

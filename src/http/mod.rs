@@ -54,6 +54,8 @@ pub struct NodeState {
     pub executors: Option<PoolMonitor>,
     /// The node's meter (`metering` in `~meta@1.0/info`).
     pub meter: Meter,
+    /// The compute unit, when this node evaluates processes.
+    pub cu: Option<Arc<crate::cu::ComputeUnit>>,
 }
 
 /// Serve HTTP on `listener` until `shutdown` completes, then let open requests finish.
@@ -158,6 +160,33 @@ pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResp
         [id] if su::is_id(id) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             su::read(state, id, &req).await
+        }
+        // The CU API (AO's legacy CU) and AO-Core process paths.
+        [] if req.method() == Method::GET || req.method() == Method::HEAD => cu::root(state).await,
+        ["result", message] => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            cu::result(state, message, &req).await
+        }
+        ["results", process] => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            cu::results(state, process, &req).await
+        }
+        ["dry-run"] => {
+            require_method(&req, &[Method::POST], "POST")?;
+            cu::dry_run(state, req).await
+        }
+        ["state", process] => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            cu::state(state, process).await
+        }
+        ["cron", process] => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            cu::cron(state, process, &req).await
+        }
+        [first, rest @ ..] if !rest.is_empty() && first.ends_with(cu::PROCESS_DEVICE) => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            let process = &first[..first.len() - cu::PROCESS_DEVICE.len()];
+            cu::process_device(state, process, rest, &req).await
         }
         _ => Err(ApiError::not_found(format!(
             "no route for {} {}",

@@ -25,6 +25,10 @@ pub async fn post(state: &NodeState, req: Request<Incoming>) -> Result<HttpRespo
     })
     .await
     .map_err(|e| ApiError::internal(format!("scheduling task failed: {e}")))??;
+    // With eager evaluation on, the process starts on the new message in the background.
+    if let Some(cu) = &state.cu {
+        cu.notify(&scheduled.assignment.process);
+    }
     Ok(response::json_with_status(
         StatusCode::ACCEPTED,
         &json!({ "message": "Processing DataItem", "id": scheduled.id }),

@@ -1,0 +1,336 @@
+//! [`ComputeUnit`]: the CU's front door. It routes each process to its executor (where its
+//! state lives), evaluates lazily (when a result is asked for) or eagerly in the background,
+//! and answers the CU API from the store.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use super::process::{Context, Held};
+use super::query::ResultsQuery;
+use super::results;
+use super::{CuError, Outbox};
+use crate::exec::{ExecError, Pool, Shard};
+use crate::store::Store;
+
+/// Options of a Compute Unit (config keys `eager-evaluation`, `checkpoint-every-*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Evaluate newly scheduled messages in the background instead of waiting for a read.
+    pub eager: bool,
+}
+
+/// The memory of a process at a slot (`GET /state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    /// The last evaluated slot (`None`: nothing evaluated, the fresh memory).
+    pub slot: Option<u64>,
+    /// Its timestamp and block height.
+    pub timestamp: u64,
+    /// Its block height.
+    pub block_height: u64,
+    /// The linear memory.
+    pub memory: Vec<u8>,
+}
+
+/// A Compute Unit over a store and an executor pool.
+pub struct ComputeUnit {
+    ctx: Arc<Context>,
+    pool: Pool<Held>,
+    settings: Settings,
+    /// Processes with a background evaluation queued (so a burst queues one, not many).
+    pending: Mutex<HashSet<String>>,
+    outbox: Mutex<Option<mpsc::UnboundedSender<Outbox>>>,
+}
+
+impl std::fmt::Debug for ComputeUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputeUnit")
+            .field("executors", &self.pool.len())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ComputeUnit {
+    /// A Compute Unit evaluating on `pool`.
+    pub fn new(ctx: Context, pool: Pool<Held>, settings: Settings) -> Arc<ComputeUnit> {
+        Arc::new(ComputeUnit {
+            ctx: Arc::new(ctx),
+            pool,
+            settings,
+            pending: Mutex::new(HashSet::new()),
+            outbox: Mutex::new(None),
+        })
+    }
+
+    /// The store it reads schedules from and writes results to.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.ctx.store
+    }
+
+    /// The executor pool.
+    pub fn pool(&self) -> &Pool<Held> {
+        &self.pool
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> Settings {
+        self.settings
+    }
+
+    /// Send the outbox of every newly evaluated message to `sink` (the messenger that pushes
+    /// messages to processes on this node).
+    pub fn set_outbox_sink(&self, sink: mpsc::UnboundedSender<Outbox>) {
+        *self.outbox.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
+    }
+
+    /// Evaluate `process_id` up to slot `to` (inclusive; `None`: its latest slot). Returns the
+    /// next slot to evaluate.
+    pub async fn evaluate_to(&self, process_id: &str, to: Option<u64>) -> Result<u64, CuError> {
+        let to = match to {
+            Some(slot) => slot,
+            None => self.latest_slot(process_id)?,
+        };
+        let ctx = self.ctx.clone();
+        let pid = process_id.to_string();
+        let (next, outboxes) = self
+            .pool
+            .submit(process_id, move |shard: &mut Shard<Held>| {
+                let executor = (shard.executor(), shard.cpu());
+                let held = shard.try_get_or_insert_with(&pid, || Held::load(&ctx, &pid))?;
+                let outboxes = held.advance(&ctx, &pid, to, executor)?;
+                Ok::<_, CuError>((held.next_slot(), outboxes))
+            })
+            .await
+            .map_err(exec_error)??;
+        self.deliver(outboxes);
+        Ok(next)
+    }
+
+    /// Ask for a background evaluation of `process_id` to its latest slot (eager mode only).
+    pub fn notify(self: &Arc<Self>, process_id: &str) {
+        if !self.settings.eager {
+            return;
+        }
+        self.spawn_evaluation(process_id);
+    }
+
+    /// Queue one background evaluation of a process to its latest slot, unless one is queued.
+    fn spawn_evaluation(self: &Arc<Self>, process_id: &str) {
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if !pending.insert(process_id.to_string()) {
+                return;
+            }
+        }
+        let cu = self.clone();
+        let pid = process_id.to_string();
+        tokio::spawn(async move {
+            // Cleared first: a message scheduled while this runs queues another pass.
+            cu.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&pid);
+            if let Err(e) = cu.evaluate_to(&pid, None).await {
+                tracing::warn!(process = %pid, error = %e, "background evaluation failed");
+            }
+        });
+    }
+
+    /// Evaluate every process to its latest slot in the background (eager mode at start).
+    pub fn catch_up_all(self: &Arc<Self>) -> Result<(), CuError> {
+        if !self.settings.eager {
+            return Ok(());
+        }
+        for pid in self.ctx.store.process_ids()? {
+            self.spawn_evaluation(&pid);
+        }
+        Ok(())
+    }
+
+    /// `GET /result/{message}?process-id=`: the result of a message, evaluating up to it.
+    pub async fn result(&self, process_id: &str, message_id: &str) -> Result<Value, CuError> {
+        if self.ctx.store.process(process_id)?.is_none() {
+            return Err(CuError::UnknownProcess(process_id.to_string()));
+        }
+        let slot = self
+            .ctx
+            .store
+            .slot_of(message_id, process_id)?
+            .ok_or_else(|| CuError::UnknownMessage {
+                message: message_id.to_string(),
+                process: process_id.to_string(),
+            })?;
+        if let Some(stored) = self.ctx.store.result(process_id, slot)? {
+            return Ok(stored.result);
+        }
+        self.evaluate_to(process_id, Some(slot)).await?;
+        self.ctx
+            .store
+            .result(process_id, slot)?
+            .map(|stored| stored.result)
+            .ok_or_else(|| {
+                CuError::Internal(format!(
+                    "slot {slot} of process {process_id} was evaluated but has no result"
+                ))
+            })
+    }
+
+    /// The result stored at a slot, evaluating up to it (`/{pid}~process@1.0/compute`).
+    pub async fn result_at(&self, process_id: &str, slot: u64) -> Result<Value, CuError> {
+        let latest = self.latest_slot(process_id)?;
+        if slot > latest {
+            return Err(CuError::UnknownSlot {
+                process: process_id.to_string(),
+                slot,
+                latest,
+            });
+        }
+        if let Some(stored) = self.ctx.store.result(process_id, slot)? {
+            return Ok(stored.result);
+        }
+        self.evaluate_to(process_id, Some(slot)).await?;
+        self.ctx
+            .store
+            .result(process_id, slot)?
+            .map(|stored| stored.result)
+            .ok_or_else(|| CuError::Internal(format!("slot {slot} has no result")))
+    }
+
+    /// `GET /results/{process}`: a page of results, after evaluating up to the range's end.
+    pub async fn results(&self, process_id: &str, query: &ResultsQuery) -> Result<Value, CuError> {
+        let record = self
+            .ctx
+            .store
+            .process(process_id)?
+            .ok_or_else(|| CuError::UnknownProcess(process_id.to_string()))?;
+        let store = &self.ctx.store;
+        let range = results::slot_range(store, process_id, record.next_slot, query)?;
+        if let Some((_, hi)) = range
+            && store.result(process_id, hi)?.is_none()
+        {
+            self.evaluate_to(process_id, Some(hi)).await?;
+        }
+        Ok(results::page(store, process_id, range, query)?)
+    }
+
+    /// `POST /dry-run?process-id=`: evaluate `body` on the latest state; nothing persists and
+    /// the state stays as if it never happened.
+    pub async fn dry_run(
+        &self,
+        process_id: &str,
+        body: Map<String, Value>,
+    ) -> Result<Value, CuError> {
+        let to = self.latest_slot(process_id)?;
+        let ctx = self.ctx.clone();
+        let pid = process_id.to_string();
+        let (result, outboxes) = self
+            .pool
+            .submit(process_id, move |shard: &mut Shard<Held>| {
+                let executor = (shard.executor(), shard.cpu());
+                let held = shard.try_get_or_insert_with(&pid, || Held::load(&ctx, &pid))?;
+                let outboxes = held.advance(&ctx, &pid, to, executor)?;
+                let result = held.dry_run(&pid, body)?;
+                Ok::<_, CuError>((result, outboxes))
+            })
+            .await
+            .map_err(exec_error)??;
+        self.deliver(outboxes);
+        Ok(result)
+    }
+
+    /// `GET /state/{process}`: the memory after the latest slot.
+    pub async fn state(&self, process_id: &str) -> Result<State, CuError> {
+        let to = self.latest_slot(process_id)?;
+        let ctx = self.ctx.clone();
+        let pid = process_id.to_string();
+        let ((slot, memory), outboxes) = self
+            .pool
+            .submit(process_id, move |shard: &mut Shard<Held>| {
+                let executor = (shard.executor(), shard.cpu());
+                let held = shard.try_get_or_insert_with(&pid, || Held::load(&ctx, &pid))?;
+                let outboxes = held.advance(&ctx, &pid, to, executor)?;
+                Ok::<_, CuError>((held.memory(), outboxes))
+            })
+            .await
+            .map_err(exec_error)??;
+        self.deliver(outboxes);
+        let (timestamp, block_height) = match slot {
+            Some(s) => self
+                .ctx
+                .store
+                .messages(process_id, s, s, 1)?
+                .first()
+                .map_or((0, 0), |m| {
+                    (m.assignment.timestamp, m.assignment.block_height)
+                }),
+            None => (0, 0),
+        };
+        Ok(State {
+            slot,
+            timestamp,
+            block_height,
+            memory,
+        })
+    }
+
+    /// Checkpoint every process held in memory (before a clean shutdown).
+    pub async fn checkpoint_all(&self) {
+        for executor in 0..self.pool.len() {
+            let ctx = self.ctx.clone();
+            let job = self
+                .pool
+                .submit(crate::exec::Route::Executor(executor), move |shard: &mut Shard<Held>| {
+                    let ids: Vec<String> = shard.process_ids().map(str::to_string).collect();
+                    for pid in ids {
+                        if let Some(held) = shard.get_mut(&pid)
+                            && let Err(e) = held.checkpoint(&ctx, &pid)
+                        {
+                            tracing::warn!(process = %pid, error = %e, "checkpoint at shutdown failed");
+                        }
+                    }
+                })
+                .await;
+            if let Err(e) = job {
+                tracing::warn!(executor, error = %e, "checkpoints at shutdown failed");
+            }
+        }
+    }
+
+    /// The last scheduled slot of a process.
+    fn latest_slot(&self, process_id: &str) -> Result<u64, CuError> {
+        let record = self
+            .ctx
+            .store
+            .process(process_id)?
+            .ok_or_else(|| CuError::UnknownProcess(process_id.to_string()))?;
+        // A stored process always has its spawn at slot 0.
+        Ok(record.next_slot.saturating_sub(1))
+    }
+
+    fn deliver(&self, outboxes: Vec<Outbox>) {
+        if outboxes.is_empty() {
+            return;
+        }
+        let sink = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sink) = sink.as_ref() {
+            for outbox in outboxes {
+                if sink.send(outbox).is_err() {
+                    tracing::warn!("the outbox messenger is gone; outbox messages are not pushed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// An executor failure as a CU error: a full queue is "busy" (503), the rest a node fault.
+fn exec_error(e: ExecError) -> CuError {
+    match e {
+        ExecError::Busy { .. } => CuError::Busy(e.to_string()),
+        other => CuError::Exec(other.to_string()),
+    }
+}

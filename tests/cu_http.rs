@@ -1,0 +1,487 @@
+//! The CU API over real HTTP, on real AOS processes (`aos-2-pure.wasm`): messages in through
+//! the node's MU (`POST /`), results out through `/result`, `/results`, `/dry-run`, `/state`,
+//! `/cron` and the AO-Core process paths; restarts (clean, and `kill -9` in the middle of a
+//! stream) lose no acknowledged message and give byte-identical results; a dry-run changes
+//! nothing; outbox messages to a process on the node are pushed to it.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aocu::ao::{DataItem, Wallet, decode_id};
+use aocu::store::Tag;
+use common::Server;
+use serde_json::{Value, json};
+
+const AOS: &str = "../shared/testdata/wasm/aos-2-pure.wasm";
+
+/// One RSA-4096 key for the whole test binary: the node's and the client's.
+fn wallet_file() -> &'static (tempfile::TempDir, Wallet) {
+    static W: OnceLock<(tempfile::TempDir, Wallet)> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let wallet = Wallet::generate().unwrap();
+        wallet.save(&dir.path().join("wallet.json")).unwrap();
+        (dir, wallet)
+    })
+}
+
+fn wallet() -> &'static Wallet {
+    &wallet_file().1
+}
+
+/// A node on `state_dir` (kept by the caller), with the shared wallet.
+struct Node {
+    server: Server,
+}
+
+impl Node {
+    fn start(state_dir: &Path, extra: &[&str]) -> Node {
+        let wallet_path = wallet_file().0.path().join("wallet.json");
+        let mut child = common::aocu()
+            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(state_dir)
+            .arg("--set")
+            .arg(format!("wallet={}", wallet_path.display()))
+            .args(["--set", "executors=2"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start aocu serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr: SocketAddr = line
+            .trim()
+            .strip_prefix("aocu listening on http://")
+            .unwrap()
+            .parse()
+            .unwrap();
+        Node {
+            server: Server {
+                child,
+                addr,
+                state_dir: tempfile::tempdir().unwrap(),
+            },
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    /// Stop with SIGTERM and wait (a clean shutdown: checkpoints are written).
+    fn stop(mut self) {
+        let pid = self.server.child.id() as i32;
+        // SAFETY: kill(2) with a pid we spawned and still own (not yet waited for).
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let _ = self.server.child.wait();
+    }
+
+    /// `kill -9`.
+    fn kill(mut self) {
+        let _ = self.server.child.kill();
+        let _ = self.server.child.wait();
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.server.get_json(path)
+    }
+
+    fn get_raw(&self, path: &str) -> (u16, String) {
+        self.server.request("GET", path, b"")
+    }
+
+    fn post(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+        post(self.addr(), path, content_type, body)
+    }
+}
+
+fn post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+    try_post(addr, path, content_type, body)
+        .unwrap_or_else(|| panic!("POST {path}: the node closed the connection without answering"))
+}
+
+/// `None` when the node is gone (refused, or closed the connection without an answer).
+fn try_post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Option<(u16, Value)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body));
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    let raw = String::from_utf8_lossy(&out);
+    if !raw.contains("\r\n\r\n") {
+        return None;
+    }
+    let (status, body) = common::parse_response(&raw);
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    Some((status, json))
+}
+
+fn tag(name: &str, value: &str) -> Tag {
+    Tag {
+        name: name.into(),
+        value: value.into(),
+    }
+}
+
+fn add_aos(node: &Node) -> String {
+    let wasm = std::fs::read(AOS).expect("aos-2-pure.wasm");
+    let (status, body) = node.post(
+        "/~module@1.0?Memory-Limit=1-gb&Compute-Limit=9000000000000",
+        "application/wasm",
+        &wasm,
+    );
+    assert_eq!(status, 200, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+fn spawn(node: &Node, module: &str, name: &str) -> String {
+    let tags = vec![
+        tag("Data-Protocol", "ao"),
+        tag("Variant", "ao.TN.1"),
+        tag("Type", "Process"),
+        tag("Module", module),
+        tag("Scheduler", wallet().address()),
+        tag("Name", name),
+    ];
+    let item = DataItem::signed(wallet(), None, None, tags, b"1984".to_vec()).unwrap();
+    let (status, body) = node.post("/", "application/octet-stream", &item.to_bytes());
+    assert!((200..300).contains(&status), "{body}");
+    item.id()
+}
+
+fn eval_item(pid: &str, code: &str) -> DataItem {
+    let tags = vec![
+        tag("Data-Protocol", "ao"),
+        tag("Variant", "ao.TN.1"),
+        tag("Type", "Message"),
+        tag("Action", "Eval"),
+    ];
+    DataItem::signed(
+        wallet(),
+        decode_id(pid),
+        None,
+        tags,
+        code.as_bytes().to_vec(),
+    )
+    .unwrap()
+}
+
+fn send(addr: SocketAddr, pid: &str, code: &str) -> Result<String, String> {
+    let item = eval_item(pid, code);
+    let (status, body) = try_post(addr, "/", "application/octet-stream", &item.to_bytes())
+        .ok_or_else(|| "the node is gone".to_string())?;
+    if (200..300).contains(&status) {
+        Ok(item.id())
+    } else {
+        Err(format!("{status}: {body}"))
+    }
+}
+
+fn result(node: &Node, pid: &str, mid: &str) -> (u16, String) {
+    node.get_raw(&format!("/result/{mid}?process-id={pid}"))
+}
+
+fn data(result: &Value) -> String {
+    match &result["Output"] {
+        Value::Object(o) => match &o["data"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target: PathBuf = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+const COUNT: &str = "Counter = (Counter or 0) + 1\nreturn Counter";
+
+#[test]
+fn hundred_messages_results_dry_run_and_byte_identical_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_dir = dir.path().join("a");
+    let b_dir = dir.path().join("b");
+    let node = Node::start(&a_dir, &["--set", "checkpoint-every-messages=10"]);
+    let module = add_aos(&node);
+    let pid = spawn(&node, &module, "counter");
+    let ids: Vec<String> = (0..100)
+        .map(|_| send(node.addr(), &pid, COUNT).unwrap())
+        .collect();
+    // Lazy: nothing is evaluated yet. Copy the state as it is: node B starts from the same
+    // schedule and evaluates it in two runs, with a kill -9 in between.
+    node.stop();
+    copy_dir(&a_dir, &b_dir);
+
+    let node = Node::start(&a_dir, &["--set", "checkpoint-every-messages=10"]);
+    let mut bodies = Vec::new();
+    for (k, mid) in ids.iter().enumerate() {
+        let (status, body) = result(&node, &pid, mid);
+        assert_eq!(status, 200, "{body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(data(&json), (k + 1).to_string(), "{body}");
+        assert!(json["Messages"].is_array() && json["Spawns"].is_array());
+        assert!(json.get("Error").is_none(), "{body}");
+        assert!(json["GasUsed"].as_u64().unwrap() > 0);
+        bodies.push(body);
+    }
+    let (status, page) = node.get(&format!("/results/{pid}?limit=1000"));
+    assert_eq!(status, 200, "{page}");
+    let edges = page["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 101, "the spawn and 100 messages");
+    assert_eq!(data(&edges[100]["node"]), "100");
+    assert_eq!(page["pageInfo"]["hasNextPage"], false);
+    let (_, desc) = node.get(&format!("/results/{pid}?sort=DESC&limit=2"));
+    assert_eq!(desc["edges"][0]["cursor"], edges[100]["cursor"]);
+    assert_eq!(desc["pageInfo"]["hasNextPage"], true);
+
+    // A dry-run sees the latest state, and changes nothing.
+    let dry = |code: &str| {
+        let body = json!({
+            "Id": "1234", "Owner": wallet().address(), "Target": pid, "Data": code,
+            "Tags": [{"name": "Action", "value": "Eval"}, {"name": "Data-Protocol", "value": "ao"},
+                     {"name": "Type", "value": "Message"}, {"name": "Variant", "value": "ao.TN.1"}],
+            "Anchor": "0"
+        });
+        node.post(
+            &format!("/dry-run?process-id={pid}"),
+            "application/json",
+            body.to_string().as_bytes(),
+        )
+    };
+    let (status, seen) = dry("return Counter");
+    assert_eq!((status, data(&seen)), (200, "100".to_string()), "{seen}");
+    let (status, changed) = dry("Counter = Counter + 1000\nreturn Counter");
+    assert_eq!(
+        (status, data(&changed)),
+        (200, "1100".to_string()),
+        "{changed}"
+    );
+    let after = send(node.addr(), &pid, "return Counter").unwrap();
+    let (_, body) = result(&node, &pid, &after);
+    let after_json: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        data(&after_json),
+        "100",
+        "the dry-run left no trace: {body}"
+    );
+
+    // The memory and where it is.
+    let raw = node.server.raw(
+        format!("GET /state/{pid} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert!(
+        raw.starts_with("HTTP/1.1 200"),
+        "{}",
+        &raw[..200.min(raw.len())]
+    );
+    assert!(raw.to_ascii_lowercase().contains("last-ordinate: 101"));
+    assert!(raw.contains("application/octet-stream"));
+    node.stop();
+
+    // B: half the results, kill -9, then the rest from the checkpoint: byte-identical to A's.
+    let b = Node::start(&b_dir, &["--set", "checkpoint-every-messages=10"]);
+    let (status, half) = result(&b, &pid, &ids[54]);
+    assert_eq!((status, &half), (200, &bodies[54]));
+    b.kill();
+    let b = Node::start(&b_dir, &["--set", "checkpoint-every-messages=10"]);
+    for (k, mid) in ids.iter().enumerate().rev() {
+        let (status, body) = result(&b, &pid, mid);
+        assert_eq!(status, 200);
+        assert_eq!(body, bodies[k], "result {k} differs after restart");
+    }
+    b.stop();
+}
+
+#[test]
+fn kill_9_during_a_stream_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), &["--set", "eager-evaluation=true"]);
+    let module = add_aos(&node);
+    let pid = spawn(&node, &module, "stream");
+    let addr = node.addr();
+    let sender = {
+        let pid = pid.clone();
+        std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            for k in 0..400 {
+                match send(addr, &pid, &format!("Seen = (Seen or 0) + 1\nreturn {k}")) {
+                    Ok(id) => acked.push(id),
+                    Err(_) => break,
+                }
+            }
+            acked
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    node.kill();
+    let acked = sender.join().unwrap();
+    assert!(
+        !acked.is_empty(),
+        "no message was acknowledged before the kill"
+    );
+    let node = Node::start(dir.path(), &[]);
+    for (k, mid) in acked.iter().enumerate() {
+        let (status, body) = result(&node, &pid, mid);
+        assert_eq!(status, 200, "acknowledged message {k} lost: {body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(data(&json), k.to_string(), "{body}");
+    }
+    node.stop();
+}
+
+#[test]
+fn errors_shapes_and_pushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), &[]);
+    let module = add_aos(&node);
+    let pid = spawn(&node, &module, "shapes");
+    let other = spawn(&node, &module, "receiver");
+
+    // GET /: the node address and its clock.
+    let (status, root) = node.get("/");
+    assert_eq!(status, 200);
+    assert_eq!(root["address"], wallet().address());
+    assert!(root["timestamp"].as_u64().unwrap() > 1_700_000_000_000);
+
+    // An evaluation error is a 200 with Error; the process goes on.
+    let boom = send(node.addr(), &pid, "error('boom')").unwrap();
+    let (status, body) = node.get(&format!("/result/{boom}?process-id={pid}"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body["Error"].to_string().contains("boom"), "{body}");
+    let ok = send(node.addr(), &pid, "return 1+1").unwrap();
+    let (_, body) = node.get(&format!("/result/{ok}?process-id={pid}"));
+    assert_eq!(data(&body), "2", "{body}");
+    // Errored evaluations are not listed in /results (AO's CU leaves them out).
+    let (_, page) = node.get(&format!("/results/{pid}"));
+    assert_eq!(page["edges"].as_array().unwrap().len(), 2, "{page}");
+
+    // 400s name the field, 404s for what is not there.
+    let fake = "A".repeat(43);
+    for (path, status, needle) in [
+        (format!("/result/{ok}"), 400, "process-id"),
+        (format!("/result/{ok}?process-id=short"), 400, "process-id"),
+        (format!("/result/{fake}?process-id={pid}"), 404, &fake[..]),
+        (format!("/result/{ok}?process-id={fake}"), 404, &fake[..]),
+        (format!("/results/{pid}?sort=UP"), 400, "sort"),
+        (format!("/results/{pid}?limit=-1"), 400, "limit"),
+        (format!("/results/{pid}?from=yesterday"), 400, "from"),
+        (format!("/results/{fake}"), 404, &fake[..]),
+        (format!("/state/{fake}"), 404, &fake[..]),
+        (format!("/cron/{fake}"), 404, &fake[..]),
+        (format!("/{pid}~process@1.0/compute"), 400, "slot"),
+        (
+            format!("/{pid}~process@1.0/compute?slot=99"),
+            404,
+            "slot 99",
+        ),
+    ] {
+        let (got, body) = node.get(&path);
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(needle),
+            "{path}: {body}"
+        );
+    }
+    for (body, status, needle) in [
+        (&br#"{"Owner": 5}"#[..], 400, "Owner"),
+        (b"not json", 400, "body"),
+        (br#"{"Tags": [{"name": "A"}]}"#, 400, "Tags[0].value"),
+    ] {
+        let (got, answer) = node.post(
+            &format!("/dry-run?process-id={pid}"),
+            "application/json",
+            body,
+        );
+        assert_eq!(got, status, "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(needle),
+            "{answer}"
+        );
+    }
+    let (got, _) = node.post(
+        &format!("/dry-run?process-id={fake}"),
+        "application/json",
+        b"{}",
+    );
+    assert_eq!(got, 404);
+
+    // Cron: the empty connection.
+    let (status, cron) = node.get(&format!("/cron/{pid}"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        cron,
+        json!({ "pageInfo": { "hasNextPage": false }, "edges": [] })
+    );
+
+    // AO-Core paths.
+    let (status, at) = node.get(&format!("/{pid}~process@1.0/compute?slot=2"));
+    assert_eq!(status, 200, "{at}");
+    assert_eq!(
+        (at["at-slot"].as_u64(), at["results"]["data"].as_str()),
+        (Some(2), Some("2"))
+    );
+    let (status, now) = node.get(&format!("/{pid}~process@1.0/now"));
+    assert_eq!((status, now["at-slot"].as_u64()), (200, Some(2)), "{now}");
+
+    // A message to a process on this node is pushed to it, from the sender.
+    let code =
+        format!("Send({{Target = '{other}', Action = 'Ping', Data = 'hello'}})\nreturn 'sent'");
+    let sent = send(node.addr(), &pid, &code).unwrap();
+    let (_, body) = node.get(&format!("/result/{sent}?process-id={pid}"));
+    assert_eq!(body["Messages"][0]["Target"], other.as_str(), "{body}");
+    let mut pushed = None;
+    for _ in 0..100 {
+        let (_, schedule) = node.get(&format!("/{other}"));
+        if let Some(edge) = schedule["edges"].as_array().and_then(|e| e.get(1)) {
+            pushed = Some(edge.clone());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pushed = pushed.expect("the outbox message was not pushed");
+    let tags = &pushed["node"]["message"]["tags"];
+    let tag_of = |n: &str| {
+        tags.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == n)
+            .map(|t| t["value"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        tag_of("From-Process").as_deref(),
+        Some(pid.as_str()),
+        "{pushed}"
+    );
+    assert_eq!(tag_of("Action").as_deref(), Some("Ping"));
+    assert_eq!(tag_of("Pushed-For").as_deref(), Some(sent.as_str()));
+    let (_, page) = node.get(&format!("/results/{other}"));
+    assert_eq!(page["edges"].as_array().unwrap().len(), 2, "{page}");
+    node.stop();
+}
