@@ -5,6 +5,7 @@
 //! variable `AOCU_A_B_C` and by the flag `--set a.b-c=VALUE`. Every error names the key and,
 //! for the file, the line.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,9 @@ pub struct Config {
     pub max_compute: u64,
     /// Longest wall-clock time one message may run, in milliseconds.
     pub message_timeout_ms: u64,
+    /// Remote Scheduler Units: scheduler address → `http://` URL of its SU API. A process whose
+    /// `Scheduler` tag names one of them is read (and verified) from there, not scheduled here.
+    pub schedulers: BTreeMap<String, String>,
     /// The node's Arweave wallet (JWK); empty means `<state-dir>/wallet.json`, generated with
     /// mode 0600 on first use. Its address is the scheduler address.
     pub wallet: PathBuf,
@@ -82,6 +86,7 @@ impl Default for Config {
             message_timeout_ms: crate::wasm::NodeLimits::default()
                 .message_timeout
                 .as_millis() as u64,
+            schedulers: BTreeMap::new(),
             wallet: PathBuf::new(),
         }
     }
@@ -142,6 +147,14 @@ pub enum ConfigError {
         /// The key at fault (dotted), or `?` when the parser could not tell.
         key: String,
         /// What was expected.
+        message: String,
+    },
+    /// A value has the right type but cannot be used (names the key).
+    #[error("key `{key}`: {message}")]
+    Value {
+        /// The key (dotted).
+        key: String,
+        /// What is wrong.
         message: String,
     },
     /// An override (environment variable or flag) has a bad key or value.
@@ -220,11 +233,29 @@ pub fn load(
                 .map_or_else(|| "?".into(), |(k, _)| k.clone()),
             message: e.message().to_string(),
         })?;
+    check_values(&config)?;
     Ok(Loaded {
         config,
         file,
         overrides,
     })
+}
+
+/// Checks beyond the types: values that would only fail later, at first use.
+fn check_values(config: &Config) -> Result<(), ConfigError> {
+    for (address, url) in &config.schedulers {
+        let bad = |message: String| ConfigError::Value {
+            key: format!("schedulers.{address}"),
+            message,
+        };
+        if crate::ao::decode_id(address).is_none() {
+            return Err(bad(format!(
+                "`{address}` is not a 43-character Arweave address"
+            )));
+        }
+        crate::sched::remote::client::SuUrl::parse(url).map_err(bad)?;
+    }
+    Ok(())
 }
 
 /// Check the configuration right after one override, so that a value that does not fit its
@@ -341,7 +372,8 @@ fn leaf_keys(table: &toml::Table, prefix: &str) -> Vec<String> {
             format!("{prefix}.{key}")
         };
         match value {
-            toml::Value::Table(t) => keys.extend(leaf_keys(t, &path)),
+            // An empty table (a map with no entries by default) is set as a whole.
+            toml::Value::Table(t) if !t.is_empty() => keys.extend(leaf_keys(t, &path)),
             _ => keys.push(path),
         }
     }

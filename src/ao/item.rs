@@ -191,6 +191,15 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The anchor bytes behind [`DataItem::anchor_field`]'s text: 32 bytes of text, or 43
+/// characters of base64url; `None` when it is neither.
+pub fn anchor_from_field(text: &str) -> Option<[u8; 32]> {
+    if let Ok(bytes) = <[u8; 32]>::try_from(text.as_bytes()) {
+        return Some(bytes);
+    }
+    crate::ao::decode_id(text)
+}
+
 impl DataItem {
     /// Parse an item, checking every length against the bytes (the signature is not checked:
     /// see [`DataItem::verify`]).
@@ -251,6 +260,54 @@ impl DataItem {
         let item = DataItem::parse(bytes)?;
         item.verify()?;
         Ok(item)
+    }
+
+    /// Rebuild an item from its parts as another node rendered them (an SU page): the tags are
+    /// encoded again, so the result verifies only when they were signed in the canonical Avro
+    /// form (one block), as AO's clients write them. The signature is not checked here.
+    pub fn from_parts(
+        signature_type: SignatureType,
+        signature: Vec<u8>,
+        owner: Vec<u8>,
+        target: Option<[u8; 32]>,
+        anchor: Option<[u8; 32]>,
+        tags: Vec<Tag>,
+        data: Vec<u8>,
+    ) -> Result<DataItem, ItemError> {
+        let (sig_len, owner_len) = signature_type.lengths();
+        if signature.len() != sig_len {
+            return Err(malformed(
+                "signature",
+                format!("{} bytes, expected {sig_len}", signature.len()),
+            ));
+        }
+        if owner.len() != owner_len {
+            return Err(malformed(
+                "owner",
+                format!("{} bytes, expected {owner_len}", owner.len()),
+            ));
+        }
+        let raw_tags = tags::encode(&tags);
+        if raw_tags.len() > tags::MAX_TAG_BYTES {
+            return Err(malformed(
+                "tags",
+                format!(
+                    "{} tag bytes exceed the limit of {}",
+                    raw_tags.len(),
+                    tags::MAX_TAG_BYTES
+                ),
+            ));
+        }
+        Ok(DataItem {
+            signature_type,
+            signature,
+            owner,
+            target,
+            anchor,
+            tags,
+            raw_tags,
+            data,
+        })
     }
 
     /// Build and sign an item with an Arweave wallet.
@@ -386,6 +443,16 @@ impl DataItem {
         self.anchor
             .as_ref()
             .and_then(|a| String::from_utf8(a.to_vec()).ok())
+    }
+
+    /// The anchor as an SU page writes it: its text when the 32 bytes are UTF-8 (AO's clients
+    /// write text anchors), otherwise base64url (43 characters, never 32 bytes of text), so
+    /// that [`anchor_from_field`] gives back the exact bytes either way.
+    pub fn anchor_field(&self) -> Option<String> {
+        self.anchor.as_ref().map(|a| match std::str::from_utf8(a) {
+            Ok(text) => text.to_string(),
+            Err(_) => b64url(a),
+        })
     }
 
     /// Signature as base64url.

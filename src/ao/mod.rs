@@ -12,7 +12,7 @@ pub mod rsa_pss;
 pub mod tags;
 pub mod wallet;
 
-pub use item::{DataItem, ItemError, SignatureType};
+pub use item::{DataItem, ItemError, SignatureType, anchor_from_field};
 pub use wallet::{Jwk, Wallet, WalletError};
 
 use base64::Engine as _;

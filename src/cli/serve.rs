@@ -108,6 +108,15 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
                 eager: config.eager_evaluation,
             },
         );
+        if !config.schedulers.is_empty() {
+            let remote = crate::sched::remote::RemoteSchedulers::new(
+                store.clone(),
+                &config.schedulers,
+                crate::sched::remote::client::RetryPolicy::default(),
+            )
+            .context("configuring the remote schedulers")?;
+            cu.set_remote_schedulers(Arc::new(remote));
+        }
         crate::cu::push::start(&cu, scheduler.clone());
         if let Err(e) = cu.catch_up_all() {
             tracing::warn!(error = %e, "cannot list the processes to evaluate at start");

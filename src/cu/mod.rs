@@ -76,6 +76,10 @@ pub enum CuError {
     /// The executor pool lost the job (it panicked, or the pool is stopping).
     #[error("executor: {0}")]
     Exec(String),
+    /// The process' remote scheduler could not be read, or its schedule failed verification
+    /// (the message names the slot).
+    #[error("{0}")]
+    Remote(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -96,6 +100,7 @@ impl CuError {
             CuError::Schedule(_) => "schedule",
             CuError::Busy(_) => "busy",
             CuError::Exec(_) => "executor",
+            CuError::Remote(_) => "scheduler",
             CuError::Store(_) => "store",
             CuError::Internal(_) => "internal",
         }

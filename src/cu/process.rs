@@ -307,13 +307,9 @@ impl Held {
             self.last_timestamp,
             self.last_block_height,
         );
-        let before = self.process.snapshot();
         let evaluation = self
             .process
-            .evaluate(MessageInput::new(&message, &self.env));
-        if !evaluation.reverted {
-            self.restore_snapshot(&before)?;
-        }
+            .evaluate_discarded(MessageInput::new(&message, &self.env));
         let mut raw = evaluation.result.to_json();
         if evaluation.result.gas_used.is_none()
             && let Value::Object(map) = &mut raw
@@ -321,14 +317,6 @@ impl Held {
             map.insert("GasUsed".into(), json!(evaluation.metering.fuel));
         }
         Ok(result_json(&raw))
-    }
-
-    fn restore_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), CuError> {
-        let module = self.process.module().clone();
-        let limits = self.process.limits();
-        self.process = Process::restore(module, limits, snapshot)
-            .map_err(|e| CuError::Internal(format!("restoring the state after a dry-run: {e}")))?;
-        Ok(())
     }
 
     /// The process memory now, and the slot it is at (`None` before the first message).

@@ -3,7 +3,7 @@
 //! and answers the CU API from the store.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
@@ -13,7 +13,8 @@ use super::query::ResultsQuery;
 use super::results;
 use super::{CuError, Outbox};
 use crate::exec::{ExecError, Pool, Shard};
-use crate::store::Store;
+use crate::sched::remote::{RemoteError, RemoteSchedulers};
+use crate::store::{ProcessRecord, Store};
 
 /// Options of a Compute Unit (config keys `eager-evaluation`, `checkpoint-every-*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub struct ComputeUnit {
     /// Processes with a background evaluation queued (so a burst queues one, not many).
     pending: Mutex<HashSet<String>>,
     outbox: Mutex<Option<mpsc::UnboundedSender<Outbox>>>,
+    /// Remote SUs whose processes this CU mirrors and evaluates (none: only this node's).
+    remote: OnceLock<Arc<RemoteSchedulers>>,
 }
 
 impl std::fmt::Debug for ComputeUnit {
@@ -63,6 +66,7 @@ impl ComputeUnit {
             settings,
             pending: Mutex::new(HashSet::new()),
             outbox: Mutex::new(None),
+            remote: OnceLock::new(),
         })
     }
 
@@ -87,12 +91,19 @@ impl ComputeUnit {
         *self.outbox.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
     }
 
+    /// Read the schedules of processes that `remote` SUs keep (set once, at start).
+    pub fn set_remote_schedulers(&self, remote: Arc<RemoteSchedulers>) {
+        if self.remote.set(remote).is_err() {
+            tracing::warn!("remote schedulers were already set; the new ones are ignored");
+        }
+    }
+
     /// Evaluate `process_id` up to slot `to` (inclusive; `None`: its latest slot). Returns the
     /// next slot to evaluate.
     pub async fn evaluate_to(&self, process_id: &str, to: Option<u64>) -> Result<u64, CuError> {
         let to = match to {
             Some(slot) => slot,
-            None => self.latest_slot(process_id)?,
+            None => self.latest_slot(process_id).await?,
         };
         let ctx = self.ctx.clone();
         let pid = process_id.to_string();
@@ -153,17 +164,20 @@ impl ComputeUnit {
 
     /// `GET /result/{message}?process-id=`: the result of a message, evaluating up to it.
     pub async fn result(&self, process_id: &str, message_id: &str) -> Result<Value, CuError> {
-        if self.ctx.store.process(process_id)?.is_none() {
-            return Err(CuError::UnknownProcess(process_id.to_string()));
-        }
-        let slot = self
-            .ctx
-            .store
-            .slot_of(message_id, process_id)?
-            .ok_or_else(|| CuError::UnknownMessage {
-                message: message_id.to_string(),
-                process: process_id.to_string(),
-            })?;
+        let slot = match self.ctx.store.slot_of(message_id, process_id)? {
+            Some(slot) => slot,
+            None => {
+                // Not here (yet): a remote process may have scheduled it since the last sync.
+                self.record(process_id).await?;
+                self.ctx
+                    .store
+                    .slot_of(message_id, process_id)?
+                    .ok_or_else(|| CuError::UnknownMessage {
+                        message: message_id.to_string(),
+                        process: process_id.to_string(),
+                    })?
+            }
+        };
         if let Some(stored) = self.ctx.store.result(process_id, slot)? {
             return Ok(stored.result);
         }
@@ -181,7 +195,10 @@ impl ComputeUnit {
 
     /// The result stored at a slot, evaluating up to it (`/{pid}~process@1.0/compute`).
     pub async fn result_at(&self, process_id: &str, slot: u64) -> Result<Value, CuError> {
-        let latest = self.latest_slot(process_id)?;
+        if let Some(stored) = self.ctx.store.result(process_id, slot)? {
+            return Ok(stored.result);
+        }
+        let latest = self.latest_slot(process_id).await?;
         if slot > latest {
             return Err(CuError::UnknownSlot {
                 process: process_id.to_string(),
@@ -202,11 +219,7 @@ impl ComputeUnit {
 
     /// `GET /results/{process}`: a page of results, after evaluating up to the range's end.
     pub async fn results(&self, process_id: &str, query: &ResultsQuery) -> Result<Value, CuError> {
-        let record = self
-            .ctx
-            .store
-            .process(process_id)?
-            .ok_or_else(|| CuError::UnknownProcess(process_id.to_string()))?;
+        let record = self.record(process_id).await?;
         let store = &self.ctx.store;
         let range = results::slot_range(store, process_id, record.next_slot, query)?;
         if let Some((_, hi)) = range
@@ -224,7 +237,7 @@ impl ComputeUnit {
         process_id: &str,
         body: Map<String, Value>,
     ) -> Result<Value, CuError> {
-        let to = self.latest_slot(process_id)?;
+        let to = self.latest_slot(process_id).await?;
         let ctx = self.ctx.clone();
         let pid = process_id.to_string();
         let (result, outboxes) = self
@@ -244,7 +257,7 @@ impl ComputeUnit {
 
     /// `GET /state/{process}`: the memory after the latest slot.
     pub async fn state(&self, process_id: &str) -> Result<State, CuError> {
-        let to = self.latest_slot(process_id)?;
+        let to = self.latest_slot(process_id).await?;
         let ctx = self.ctx.clone();
         let pid = process_id.to_string();
         let ((slot, memory), outboxes) = self
@@ -300,15 +313,24 @@ impl ComputeUnit {
         }
     }
 
-    /// The last scheduled slot of a process.
-    fn latest_slot(&self, process_id: &str) -> Result<u64, CuError> {
-        let record = self
-            .ctx
+    /// The last scheduled slot of a process (synced from its SU when it is a remote one).
+    async fn latest_slot(&self, process_id: &str) -> Result<u64, CuError> {
+        // A stored process always has its spawn at slot 0.
+        Ok(self.record(process_id).await?.next_slot.saturating_sub(1))
+    }
+
+    /// The process record: brought up to date from its remote SU first when it has one, or
+    /// discovered there when this node does not know it yet.
+    async fn record(&self, process_id: &str) -> Result<ProcessRecord, CuError> {
+        if let Some(remote) = self.remote.get()
+            && let Some(record) = remote.sync(process_id).await.map_err(remote_error)?
+        {
+            return Ok(record);
+        }
+        self.ctx
             .store
             .process(process_id)?
-            .ok_or_else(|| CuError::UnknownProcess(process_id.to_string()))?;
-        // A stored process always has its spawn at slot 0.
-        Ok(record.next_slot.saturating_sub(1))
+            .ok_or_else(|| CuError::UnknownProcess(process_id.to_string()))
     }
 
     fn deliver(&self, outboxes: Vec<Outbox>) {
@@ -332,5 +354,14 @@ fn exec_error(e: ExecError) -> CuError {
     match e {
         ExecError::Busy { .. } => CuError::Busy(e.to_string()),
         other => CuError::Exec(other.to_string()),
+    }
+}
+
+/// A remote-scheduler failure as a CU error: unknown everywhere is 404, the rest 502.
+fn remote_error(e: RemoteError) -> CuError {
+    match e {
+        RemoteError::NotFound(process) => CuError::UnknownProcess(process),
+        RemoteError::Store(e) => CuError::Store(e),
+        other => CuError::Remote(other.to_string()),
     }
 }

@@ -94,6 +94,15 @@ pub fn api_error(error: CuError) -> ApiError {
         CuError::UnknownProcess(_)
         | CuError::UnknownMessage { .. }
         | CuError::UnknownSlot { .. } => ApiError::not_found(error.to_string()),
+        CuError::Remote(_) => {
+            tracing::warn!(error = %error, "remote scheduler");
+            ApiError {
+                status: StatusCode::BAD_GATEWAY,
+                kind: error.kind(),
+                message: error.to_string(),
+                allow: None,
+            }
+        }
         CuError::Busy(_) => ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             kind: "busy",

@@ -21,6 +21,7 @@
 //! [`su_api`] renders the SU's read API from what is stored.
 
 pub mod chain;
+pub mod remote;
 pub mod su_api;
 
 use std::collections::HashMap;
@@ -189,6 +190,13 @@ impl Scheduler {
         let Some(mut record) = self.store.process(&pid)? else {
             return Err(SchedError::UnknownProcess(pid));
         };
+        if record.scheduler != self.address() {
+            // A process this node mirrors from a remote SU: scheduling here would fork its chain.
+            return Err(invalid(format!(
+                "process {pid} is scheduled by {}, not by this node; send its messages there",
+                record.scheduler
+            )));
+        }
         if let Some(slot) = self.store.slot_of(&id, &pid)? {
             return Err(SchedError::Duplicate {
                 message: id,

@@ -229,7 +229,7 @@ pub fn process(store: &Store, process: &str) -> Result<Value, SuError> {
         "tags": item.tags,
         "timestamp": e.timestamp,
         "data": String::from_utf8(item.data.clone()).ok(),
-        "anchor": item.anchor_text(),
+        "anchor": item.anchor_field(),
         "signature": item.signature_b64(),
         "target": item.target_id(),
     }))
@@ -254,7 +254,7 @@ fn message_json(item: &DataItem) -> Value {
         "data": String::from_utf8_lossy(&item.data),
         "tags": item.tags,
         "signature": item.signature_b64(),
-        "anchor": item.anchor_text(),
+        "anchor": item.anchor_field(),
         "target": item.target_id().unwrap_or_default(),
     })
 }
@@ -267,7 +267,7 @@ fn process_as_message(item: &DataItem) -> Value {
         "data": String::from_utf8(item.data.clone()).ok(),
         "tags": item.tags,
         "signature": item.signature_b64(),
-        "anchor": item.anchor_text(),
+        "anchor": item.anchor_field(),
         "target": item.target_id(),
     })
 }
@@ -278,7 +278,7 @@ fn assignment_json(item: &DataItem) -> Value {
         "owner": owner(item),
         "tags": item.tags,
         "signature": item.signature_b64(),
-        "anchor": item.anchor_text(),
+        "anchor": item.anchor_field(),
         "target": item.target_id().unwrap_or_default(),
     })
 }

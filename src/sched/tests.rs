@@ -246,3 +246,96 @@ fn refusals_store_nothing() {
     );
     assert!(sched.store().process_ids().unwrap().is_empty());
 }
+
+/// A schedule rendered as SU pages verifies back into the same items, page after page; a page
+/// in the wrong order or from another scheduler is refused, naming the slot.
+#[test]
+fn su_pages_verify_back_into_the_schedule() {
+    use remote::page::{self, Expect};
+    let (_dir, sched, module) = setup();
+    let spawn = spawn_item(&sched, &module);
+    let pid = spawn.id();
+    sched.submit(&spawn).unwrap();
+    for n in 0..5 {
+        sched.submit(&message_item(&pid, n)).unwrap();
+    }
+    let store = sched.store();
+    let first = su_api::page(
+        store,
+        &pid,
+        &su_api::PageQuery {
+            limit: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let first = page::parse(first.to_string().as_bytes()).unwrap();
+    assert!(first.has_next);
+    let expect = Expect {
+        process: &pid,
+        scheduler: sched.address(),
+        next_slot: 0,
+        previous: None,
+        last_timestamp: 0,
+    };
+    let head = page::verify(&first.edges, &expect).unwrap();
+    assert_eq!(head.len(), 2);
+    assert_eq!(head[0].item.id(), pid);
+    // The assignments' random binary anchors survive the JSON round trip.
+    assert!(head.iter().all(|e| e.assignment.anchor.is_some()));
+
+    let last = &head[1];
+    let rest = su_api::page(
+        store,
+        &pid,
+        &su_api::PageQuery {
+            from: Some(last.timestamp),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let rest = page::parse(rest.to_string().as_bytes()).unwrap();
+    assert!(!rest.has_next);
+    let last_id = last.assignment.id();
+    let expect = Expect {
+        process: &pid,
+        scheduler: sched.address(),
+        next_slot: 2,
+        previous: Some((&last_id, &last.hash_chain)),
+        last_timestamp: last.timestamp,
+    };
+    let tail = page::verify(&rest.edges, &expect).unwrap();
+    let stored = store.messages(&pid, 2, 5, 10).unwrap();
+    assert_eq!(tail.len(), 4);
+    for (entry, stored) in tail.iter().zip(&stored) {
+        assert_eq!(entry.item.id(), stored.id);
+        assert_eq!(entry.hash_chain, stored.assignment.hash_chain);
+        assert_eq!(entry.timestamp, stored.assignment.timestamp);
+    }
+
+    // Two entries swapped: the first one out of place is named.
+    let mut swapped = rest.edges.clone();
+    swapped.swap(1, 2);
+    let err = page::verify(&swapped, &expect).unwrap_err();
+    assert!(err.to_string().contains("slot 3"), "{err}");
+    // The right page, but the chain does not continue from what was kept.
+    let wrong_previous = Expect {
+        previous: Some((&pid, &last.hash_chain)),
+        ..expect.clone()
+    };
+    let err = page::verify(&rest.edges, &wrong_previous).unwrap_err();
+    assert!(err.to_string().contains("slot 2"), "{err}");
+    assert!(err.to_string().contains("Hash-Chain"), "{err}");
+    // Another scheduler's address: its assignments are not the scheduler's.
+    let impostor = encode_id(&[1; 32]);
+    let err = page::verify(
+        &rest.edges,
+        &Expect {
+            scheduler: &impostor,
+            ..expect.clone()
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("slot 2"), "{err}");
+    assert!(err.to_string().contains("signed by"), "{err}");
+}

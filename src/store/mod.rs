@@ -222,6 +222,55 @@ impl Store {
         Ok(message)
     }
 
+    /// Append consecutive slots copied from a remote scheduler in one durable transaction.
+    ///
+    /// `messages` hold `(scheduled message, raw [assignment, item] bundle)` for the slots
+    /// `next_slot..`, where `next_slot` is the process' next free slot now (0: the process is
+    /// new); `record` is the process record after the last of them. Nothing is written when
+    /// the process moved in the meantime.
+    pub fn append_copied(
+        &self,
+        record: &ProcessRecord,
+        messages: &[(ScheduledMessage, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let process_id = record.id.as_str();
+        let Some(first) = messages.first() else {
+            return Ok(());
+        };
+        let first_slot = first.0.assignment.slot;
+        let txn = self.db.begin_write()?;
+        {
+            let mut processes = txn.open_table(PROCESSES)?;
+            let current = processes
+                .get(process_id)?
+                .map(|v| decode::<ProcessRecord>(v.value(), &format!("process {process_id}")))
+                .transpose()?;
+            let next = current.map_or(0, |c| c.next_slot);
+            if next != first_slot || record.next_slot != first_slot + messages.len() as u64 {
+                return Err(StoreError::Conflict(format!(
+                    "process {process_id} is at slot {next}; slots {first_slot}.. do not follow"
+                )));
+            }
+            processes.insert(process_id, encode(record).as_slice())?;
+            let mut table = txn.open_table(MESSAGES)?;
+            let mut index = txn.open_table(MESSAGE_INDEX)?;
+            let mut items = txn.open_table(ITEMS)?;
+            for (k, (message, raw)) in messages.iter().enumerate() {
+                let slot = message.assignment.slot;
+                if slot != first_slot + k as u64 {
+                    return Err(StoreError::Conflict(format!(
+                        "slot {slot} out of order in a copy of process {process_id}"
+                    )));
+                }
+                table.insert((process_id, slot), encode(message).as_slice())?;
+                index.insert((message.id.as_str(), process_id), slot)?;
+                items.insert((process_id, slot), raw.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Messages of a process with slots in `from..=to`, at most `limit`, in slot order.
     pub fn messages(
         &self,

@@ -271,6 +271,12 @@ enum Checkpoint {
     Snapshot(Snapshot),
 }
 
+impl Checkpoint {
+    fn is_fresh(&self) -> bool {
+        matches!(self, Checkpoint::Fresh)
+    }
+}
+
 /// A process: one instance of a module with its state. `Send`: an executor thread owns it.
 pub struct Process {
     module: Arc<LoadedModule>,
@@ -397,6 +403,24 @@ impl Process {
     /// Evaluate one message. Never panics on the module's behaviour: every failure becomes the
     /// `Error` of the result, and the state goes back to before the message.
     pub fn evaluate(&mut self, input: MessageInput) -> Evaluation {
+        self.run(input, true)
+    }
+
+    /// Evaluate one message and forget it (a dry-run): whatever happens, the state goes back
+    /// to before the message, through the checkpoint and replay log that protect every
+    /// message, not through a copy of the whole memory taken beforehand.
+    pub fn evaluate_discarded(&mut self, input: MessageInput) -> Evaluation {
+        // Rolling back replays the log since the last checkpoint, which may hold up to the
+        // replay budget (seconds for a large memory): checkpoint first, so that the discard
+        // costs two copies of the memory (into the reused checkpoint buffer, and back), and
+        // leaves a fresh checkpoint behind for the next rollback.
+        if self.lost.is_none() && (!self.log.is_empty() || self.checkpoint.is_fresh()) {
+            self.take_checkpoint();
+        }
+        self.run(input, false)
+    }
+
+    fn run(&mut self, input: MessageInput, keep: bool) -> Evaluation {
         let started = Instant::now();
         if let Some(lost) = &self.lost {
             return Evaluation {
@@ -434,6 +458,7 @@ impl Process {
                 (result, Some(failure))
             }
             Ok(result) if buffer_allocation_error(&result) => (result, None),
+            Ok(result) if !keep => (result, None),
             Ok(result) => {
                 let wall = started.elapsed().as_nanos() as u64;
                 self.record(input, wall);

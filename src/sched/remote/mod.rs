@@ -1,0 +1,342 @@
+//! Remote Scheduler Units: processes whose schedule another SU keeps, which this node mirrors
+//! and evaluates.
+//!
+//! The configuration maps scheduler addresses to SU URLs (`[schedulers]`). A process unknown
+//! here is looked up on each configured SU (`GET /{process}`, whose first page starts with the
+//! process itself); a process already mirrored is brought up to date from the timestamp of its
+//! last kept slot (`GET /{process}?from=<ms>`, paged). Every page is verified before anything of
+//! it is kept ([`page`]): signatures, IDs, the scheduler's own assignments, and each hash-chain
+//! link from its predecessor. A page that fails is an error naming the first bad slot; nothing
+//! of it is stored or evaluated. What passes is appended to the store as the embedded
+//! scheduler's own slots are (the same `[assignment, item]` bundles), so the CU evaluates it the
+//! same way and the SU read API serves it as a mirror.
+
+pub mod client;
+pub mod page;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use hyper::StatusCode;
+
+use self::client::{RetryPolicy, SuUrl};
+use self::page::{Expect, PageError, VerifiedEntry};
+use super::message_fields;
+use crate::ao::bundle;
+use crate::store::{Assignment, ProcessRecord, ScheduledMessage, Store, StoreError};
+
+/// Entries asked for per page.
+pub const PAGE_LIMIT: usize = 100;
+
+/// Mirroring a remote schedule failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// A configured scheduler entry is unusable (names the key).
+    #[error("schedulers.{address}: {message}")]
+    Config {
+        /// The scheduler address (the key).
+        address: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No configured SU holds the process.
+    #[error("process {0} is not known to this node or to any configured scheduler")]
+    NotFound(String),
+    /// The SU could not be read (after the retries).
+    #[error("scheduler {address}: {message}")]
+    Unreachable {
+        /// Its address.
+        address: String,
+        /// The last failure.
+        message: String,
+    },
+    /// The SU answered something that is not its API.
+    #[error("scheduler {address} at {url}: {message}")]
+    Protocol {
+        /// Its address.
+        address: String,
+        /// Its URL.
+        url: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A page failed verification (names the slot).
+    #[error("scheduler {address}: {source}")]
+    Rejected {
+        /// Its address.
+        address: String,
+        /// Which slot, why.
+        source: PageError,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One configured SU.
+#[derive(Debug, Clone)]
+struct Su {
+    address: String,
+    url: SuUrl,
+}
+
+/// The remote schedulers this node reads from.
+#[derive(Debug)]
+pub struct RemoteSchedulers {
+    store: Arc<Store>,
+    sus: Vec<Su>,
+    policy: RetryPolicy,
+    /// One lock per process: two syncs of the same process never append the same slots.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RemoteSchedulers {
+    /// The SUs of `config` (scheduler address → `http://` URL), reading into `store`.
+    pub fn new(
+        store: Arc<Store>,
+        config: &BTreeMap<String, String>,
+        policy: RetryPolicy,
+    ) -> Result<RemoteSchedulers, RemoteError> {
+        let sus = config
+            .iter()
+            .map(|(address, url)| {
+                let bad = |message: String| RemoteError::Config {
+                    address: address.clone(),
+                    message,
+                };
+                if crate::ao::decode_id(address).is_none() {
+                    return Err(bad(format!(
+                        "`{address}` is not a 43-character Arweave address"
+                    )));
+                }
+                Ok(Su {
+                    address: address.clone(),
+                    url: SuUrl::parse(url).map_err(bad)?,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(RemoteSchedulers {
+            store,
+            sus,
+            policy,
+            locks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whether no SU is configured.
+    pub fn is_empty(&self) -> bool {
+        self.sus.is_empty()
+    }
+
+    /// Whether `address` is a configured remote scheduler.
+    pub fn schedules(&self, address: &str) -> bool {
+        self.su(address).is_some()
+    }
+
+    fn su(&self, address: &str) -> Option<&Su> {
+        self.sus.iter().find(|s| s.address == address)
+    }
+
+    /// Bring `process` up to date from its SU: discover it when it is not stored yet. Returns
+    /// its record after the sync; `Ok(None)` when it is stored and scheduled elsewhere (by
+    /// this node, or by a scheduler that is not configured).
+    pub async fn sync(&self, process: &str) -> Result<Option<ProcessRecord>, RemoteError> {
+        let lock = self.lock(process);
+        let _guard = lock.lock().await;
+        match self.store.process(process)? {
+            Some(record) => match self.su(&record.scheduler) {
+                Some(su) => self.follow(su, record).await.map(Some),
+                None => Ok(None),
+            },
+            None => self.discover(process).await.map(Some),
+        }
+    }
+
+    fn lock(&self, process: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(process.to_string()).or_default().clone()
+    }
+
+    /// Ask each SU for a process not stored here; the first that has it is its scheduler (the
+    /// spawn must name it and its assignment be signed by it: [`page::verify`] checks).
+    async fn discover(&self, process: &str) -> Result<ProcessRecord, RemoteError> {
+        let mut unreachable = None;
+        for su in &self.sus {
+            let path = format!("/{process}?limit={PAGE_LIMIT}");
+            match self.fetch(su, &path).await {
+                Ok(Some(page)) => {
+                    let Some(record) = self.keep_first_page(su, process, page).await? else {
+                        continue;
+                    };
+                    return self.follow(su, record).await;
+                }
+                Ok(None) => continue,
+                Err(e) => unreachable = Some(e),
+            }
+        }
+        Err(unreachable.unwrap_or_else(|| RemoteError::NotFound(process.to_string())))
+    }
+
+    /// Keep the first page of a process (from its spawn); `None` when the SU's first entry is
+    /// not the process (it does not schedule it after all).
+    async fn keep_first_page(
+        &self,
+        su: &Su,
+        process: &str,
+        page: page::Page,
+    ) -> Result<Option<ProcessRecord>, RemoteError> {
+        if page.edges.is_empty() {
+            return Ok(None);
+        }
+        let expect = Expect {
+            process,
+            scheduler: &su.address,
+            next_slot: 0,
+            previous: None,
+            last_timestamp: 0,
+        };
+        let entries = page::verify(&page.edges, &expect).map_err(|source| rejected(su, source))?;
+        let spawn = &entries[0].item;
+        let record = ProcessRecord {
+            id: process.to_string(),
+            owner: spawn.owner_address(),
+            module: spawn.tag("Module").unwrap_or_default().to_string(),
+            scheduler: su.address.clone(),
+            tags: spawn.tags.clone(),
+            next_slot: 0,
+            last_message_id: String::new(),
+            last_hash_chain: String::new(),
+            last_timestamp: 0,
+        };
+        if record.module.is_empty() {
+            return Err(rejected(
+                su,
+                PageError::Slot {
+                    process: process.into(),
+                    slot: 0,
+                    reason: "the process has no Module tag".into(),
+                },
+            ));
+        }
+        Ok(Some(self.append(record, entries)?))
+    }
+
+    /// Read the pages after the last kept slot until the SU has no more.
+    async fn follow(
+        &self,
+        su: &Su,
+        mut record: ProcessRecord,
+    ) -> Result<ProcessRecord, RemoteError> {
+        loop {
+            let path = format!(
+                "/{}?from={}&limit={PAGE_LIMIT}",
+                record.id, record.last_timestamp
+            );
+            let Some(page) = self.fetch(su, &path).await? else {
+                return Err(RemoteError::Protocol {
+                    address: su.address.clone(),
+                    url: su.url.as_str().to_string(),
+                    message: format!("no longer knows process {}", record.id),
+                });
+            };
+            // Entries already kept (same timestamp) are skipped by their nonce.
+            let edges: Vec<_> = page
+                .edges
+                .into_iter()
+                .skip_while(|(_, a, _)| page::nonce_of(a).is_some_and(|n| n < record.next_slot))
+                .collect();
+            if edges.is_empty() {
+                return Ok(record);
+            }
+            let expect = Expect {
+                process: &record.id,
+                scheduler: &su.address,
+                next_slot: record.next_slot,
+                previous: Some((&record.last_message_id, &record.last_hash_chain)),
+                last_timestamp: record.last_timestamp,
+            };
+            let entries = page::verify(&edges, &expect).map_err(|source| rejected(su, source))?;
+            record = self.append(record, entries)?;
+            if !page.has_next {
+                return Ok(record);
+            }
+        }
+    }
+
+    /// GET a page; `None` on 404.
+    async fn fetch(&self, su: &Su, path: &str) -> Result<Option<page::Page>, RemoteError> {
+        let answer = client::get(&su.url, path, self.policy)
+            .await
+            .map_err(|message| RemoteError::Unreachable {
+                address: su.address.clone(),
+                message,
+            })?;
+        let protocol = |message: String| RemoteError::Protocol {
+            address: su.address.clone(),
+            url: su.url.as_str().to_string(),
+            message,
+        };
+        match answer.status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => page::parse(&answer.body)
+                .map(Some)
+                .map_err(|e| protocol(format!("GET {path}: {e}"))),
+            s => Err(protocol(format!(
+                "GET {path} answered {s}: {}",
+                String::from_utf8_lossy(&answer.body[..answer.body.len().min(300)])
+            ))),
+        }
+    }
+
+    /// Store verified entries after `record`'s last slot; the record after them.
+    fn append(
+        &self,
+        mut record: ProcessRecord,
+        entries: Vec<VerifiedEntry>,
+    ) -> Result<ProcessRecord, RemoteError> {
+        let mut copied = Vec::with_capacity(entries.len());
+        for e in &entries {
+            copied.push((
+                scheduled(&record.id, e),
+                bundle::encode(&[&e.assignment, &e.item]),
+            ));
+        }
+        if let Some(last) = entries.last() {
+            record.next_slot = last.slot + 1;
+            record.last_message_id = last.assignment.id();
+            record.last_hash_chain = last.hash_chain.clone();
+            record.last_timestamp = last.timestamp;
+        }
+        self.store.append_copied(&record, &copied)?;
+        tracing::debug!(
+            process = %record.id,
+            slots = entries.len(),
+            next = record.next_slot,
+            "copied from the remote scheduler"
+        );
+        Ok(record)
+    }
+}
+
+fn rejected(su: &Su, source: PageError) -> RemoteError {
+    RemoteError::Rejected {
+        address: su.address.clone(),
+        source,
+    }
+}
+
+/// The scheduled message of a verified entry, as the embedded scheduler would have stored it.
+fn scheduled(process: &str, e: &VerifiedEntry) -> ScheduledMessage {
+    ScheduledMessage {
+        id: e.item.id(),
+        assignment: Assignment {
+            process: process.to_string(),
+            slot: e.slot,
+            epoch: e.epoch,
+            timestamp: e.timestamp,
+            block_height: e.block_height,
+            hash_chain: e.hash_chain.clone(),
+        },
+        message: message_fields(&e.item),
+    }
+}
