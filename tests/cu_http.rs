@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -43,33 +42,10 @@ struct Node {
 impl Node {
     fn start(state_dir: &Path, extra: &[&str]) -> Node {
         let wallet_path = wallet_file().0.path().join("wallet.json");
-        let mut child = common::aocu()
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(state_dir)
-            .arg("--set")
-            .arg(format!("wallet={}", wallet_path.display()))
-            .args(["--set", "executors=2"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start aocu serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr: SocketAddr = line
-            .trim()
-            .strip_prefix("aocu listening on http://")
-            .unwrap()
-            .parse()
-            .unwrap();
+        let mut args = vec!["--set", "executors=2"];
+        args.extend_from_slice(extra);
         Node {
-            server: Server {
-                child,
-                addr,
-                state_dir: tempfile::tempdir().unwrap(),
-            },
+            server: Server::start_with_wallet(state_dir, &wallet_path, &args),
         }
     }
 

@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -35,31 +34,7 @@ fn wallet() -> &'static Wallet {
 /// Start `aocu serve` on `state_dir` with the shared wallet.
 fn start(state_dir: &Path, extra: &[&str]) -> Server {
     let wallet_path = wallet_file().0.path().join("wallet.json");
-    let mut child = common::aocu()
-        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(state_dir)
-        .arg("--set")
-        .arg(format!("wallet={}", wallet_path.display()))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start aocu serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("aocu listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
-    Server {
-        child,
-        addr,
-        state_dir: tempfile::tempdir().unwrap(),
-    }
+    Server::start_with_wallet(state_dir, &wallet_path, extra)
 }
 
 /// POST raw bytes; tolerate the server closing early (413) while we still write.

@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -41,32 +40,9 @@ fn a_wallet() -> &'static Wallet {
 
 fn start(state_dir: &Path, wallet_file: &str, extra: &[String]) -> Server {
     let wallet_path = wallets().0.path().join(wallet_file);
-    let mut child = common::aocu()
-        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(state_dir)
-        .arg("--set")
-        .arg(format!("wallet={}", wallet_path.display()))
-        .args(["--set", "executors=1"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start aocu serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("aocu listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
-    Server {
-        child,
-        addr,
-        state_dir: tempfile::tempdir().unwrap(),
-    }
+    let mut args = vec!["--set", "executors=1"];
+    args.extend(extra.iter().map(String::as_str));
+    Server::start_with_wallet(state_dir, &wallet_path, &args)
 }
 
 /// `--set schedulers={ A = "http://addr" }`: read A's processes from `addr`.

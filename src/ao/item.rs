@@ -191,6 +191,22 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The Avro tag bytes of `tags`, refused when over ANS-104's limit.
+fn encode_tags(list: &[Tag]) -> Result<Vec<u8>, ItemError> {
+    let raw_tags = tags::encode(list);
+    if raw_tags.len() > tags::MAX_TAG_BYTES {
+        return Err(malformed(
+            "tags",
+            format!(
+                "{} tag bytes exceed the limit of {}",
+                raw_tags.len(),
+                tags::MAX_TAG_BYTES
+            ),
+        ));
+    }
+    Ok(raw_tags)
+}
+
 /// The anchor bytes behind [`DataItem::anchor_field`]'s text: 32 bytes of text, or 43
 /// characters of base64url; `None` when it is neither.
 pub fn anchor_from_field(text: &str) -> Option<[u8; 32]> {
@@ -287,17 +303,7 @@ impl DataItem {
                 format!("{} bytes, expected {owner_len}", owner.len()),
             ));
         }
-        let raw_tags = tags::encode(&tags);
-        if raw_tags.len() > tags::MAX_TAG_BYTES {
-            return Err(malformed(
-                "tags",
-                format!(
-                    "{} tag bytes exceed the limit of {}",
-                    raw_tags.len(),
-                    tags::MAX_TAG_BYTES
-                ),
-            ));
-        }
+        let raw_tags = encode_tags(&tags)?;
         Ok(DataItem {
             signature_type,
             signature,
@@ -318,17 +324,7 @@ impl DataItem {
         tags: Vec<Tag>,
         data: Vec<u8>,
     ) -> Result<DataItem, ItemError> {
-        let raw_tags = tags::encode(&tags);
-        if raw_tags.len() > tags::MAX_TAG_BYTES {
-            return Err(malformed(
-                "tags",
-                format!(
-                    "{} tag bytes exceed the limit of {}",
-                    raw_tags.len(),
-                    tags::MAX_TAG_BYTES
-                ),
-            ));
-        }
+        let raw_tags = encode_tags(&tags)?;
         let mut item = DataItem {
             signature_type: SignatureType::Arweave,
             signature: Vec::new(),

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -41,29 +42,25 @@ impl Server {
 
     /// Like [`Server::start`], on a state directory the test has already filled.
     pub fn start_in(state_dir: tempfile::TempDir, extra: &[&str]) -> Server {
-        let mut child = aocu()
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(state_dir.path())
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start aocu serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read address line");
-        let addr = line
-            .trim()
-            .strip_prefix("aocu listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .parse()
-            .expect("address");
+        let (child, addr) = spawn_serve(state_dir.path(), extra);
         Server {
             child,
             addr,
             state_dir,
+        }
+    }
+
+    /// `aocu serve` on `state_dir` (kept by the caller, so that a restart finds it) with the
+    /// node wallet at `wallet`.
+    pub fn start_with_wallet(state_dir: &Path, wallet: &Path, extra: &[&str]) -> Server {
+        let wallet = format!("wallet={}", wallet.display());
+        let mut args = vec!["--set", wallet.as_str()];
+        args.extend_from_slice(extra);
+        let (child, addr) = spawn_serve(state_dir, &args);
+        Server {
+            child,
+            addr,
+            state_dir: tempfile::tempdir().expect("temp dir"),
         }
     }
 
@@ -73,7 +70,9 @@ impl Server {
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");
-        stream.write_all(request).expect("write");
+        // A server that refuses a body (413) answers and closes before reading it all: the
+        // write may then fail (broken pipe) while the answer is already there to read.
+        let _ = stream.write_all(request);
         let mut out = Vec::new();
         let _ = stream.read_to_end(&mut out);
         String::from_utf8_lossy(&out).into_owned()
@@ -99,6 +98,30 @@ impl Server {
             .unwrap_or_else(|e| panic!("GET {path}: body is not JSON ({e}): {body}"));
         (status, json)
     }
+}
+
+/// Start `aocu serve` on 127.0.0.1:0 and read the address from its first stdout line.
+fn spawn_serve(state_dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
+    let mut child = aocu()
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(state_dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start aocu serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read address line");
+    let addr = line
+        .trim()
+        .strip_prefix("aocu listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .parse()
+        .expect("address");
+    (child, addr)
 }
 
 impl Drop for Server {
