@@ -142,19 +142,33 @@ impl RemoteSchedulers {
     /// this node, or by a scheduler that is not configured).
     pub async fn sync(&self, process: &str) -> Result<Option<ProcessRecord>, RemoteError> {
         let lock = self.lock(process);
-        let _guard = lock.lock().await;
-        match self.store.process(process)? {
-            Some(record) => match self.su(&record.scheduler) {
-                Some(su) => self.follow(su, record).await.map(Some),
-                None => Ok(None),
-            },
-            None => self.discover(process).await.map(Some),
-        }
+        let outcome = {
+            let _guard = lock.lock().await;
+            match self.store.process(process)? {
+                Some(record) => match self.su(&record.scheduler) {
+                    Some(su) => self.follow(su, record).await.map(Some),
+                    None => Ok(None),
+                },
+                None => self.discover(process).await.map(Some),
+            }
+        };
+        self.release(process, lock);
+        outcome
     }
 
     fn lock(&self, process: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(process.to_string()).or_default().clone()
+    }
+
+    /// Forget a process' lock when no other sync holds it: the map holds only the processes
+    /// being synced, not every ID ever asked for.
+    fn release(&self, process: &str, lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        // Two owners: the map and `lock`; a waiting sync would hold a third.
+        if Arc::strong_count(&lock) == 2 {
+            locks.remove(process);
+        }
     }
 
     /// Ask each SU for a process not stored here; the first that has it is its scheduler (the
