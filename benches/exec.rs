@@ -1,15 +1,22 @@
-//! Executor pool scaling: messages per second on 1..N pinned executors with N processes
-//! (N = the allowed CPUs, physical cores first), and the speed-up against one executor in the
-//! same run, for two kinds of work:
+//! Executor pool scaling: messages per second on 1..N pinned executors (N = the allowed CPUs,
+//! physical cores first), and the speed-up against one executor in the same run, for two kinds
+//! of work:
 //!
-//! - `exec/aos-return`: real AOS processes (`aos-dock.wasm`) evaluating `return 1+1` `Eval`
-//!   messages, the full path (JSON in, result parsed, fuel metering, state protected, metering
-//!   recorded in a [`Meter`]).
-//! - `exec/cpu-bound-closure`: BLAKE3 over a 64 KiB buffer that each process owns and rewrites
+//! - `exec/aos-return`: real AOS processes (`aos-dock.wasm`), one per executor, evaluating
+//!   `return 1+1` `Eval` messages, the full path (JSON in, result parsed, fuel metering, state
+//!   protected, metering recorded in a [`Meter`]).
+//! - `exec/aos-bare-handle`: the calibration baseline for the one-executor figure: the same
+//!   messages to one process on one pinned thread, calling only `handle`
+//!   ([`Process::call_handle_only`]: fuel and epoch on, no pool, no parsing, no metering, no
+//!   state protection).
+//! - `exec/cpu-bound-closure`: N processes over n executors; BLAKE3 over a 64 KiB buffer that each process owns and rewrites
 //!   per message: the pool's own scaling, without the process runtime.
 //!
 //! Each iteration sends a batch of messages round-robin over the N processes and waits for all
-//! of them: throughput is what the pool sustains with every queue fed.
+//! of them: throughput is what the pool sustains with every queue fed. The load generator runs
+//! on the same cores as the executors, so it does as little as it can while the clock runs: AOS
+//! messages are built beforehand, and it waits for the newest job first (one wake-up per
+//! executor and batch).
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
@@ -23,7 +30,7 @@ use aocu::meter::{MessageRecord, Meter};
 use aocu::wasm::{
     Limits, LoadedModule, MessageInput, ModuleCache, NodeLimits, Process, WasmEngine,
 };
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use serde_json::json;
 
 /// Messages per batch (per criterion iteration).
@@ -82,7 +89,8 @@ fn run_batch(pool: &Pool<Vec<u8>>, ids: &[String]) {
                 .expect("enqueue")
         })
         .collect();
-    for p in pending {
+    // Newest first, as in `aos_batch`: one wake-up per executor, not per message.
+    for p in pending.into_iter().rev() {
         std::hint::black_box(p.wait().expect("job result"));
     }
 }
@@ -125,6 +133,16 @@ fn scaling(c: &mut Criterion) {
 fn summary(_: &mut Criterion) {
     let measured = MEASURED.lock().unwrap_or_else(|p| p.into_inner());
     let rate = |(took, messages): &(Duration, u64)| *messages as f64 / took.as_secs_f64();
+    if let (Some(full), Some(bare)) = (
+        measured.get(&("aos-return", 1)).map(rate),
+        measured.get(&("aos-bare-handle", 1)).map(rate),
+    ) {
+        println!(
+            "\nAOS return 1+1, one executor, full path: {full:.0} msg/s; bare handle call on one \
+             thread: {bare:.0} msg/s; full path at {:.1}% of the bare call",
+            100.0 * full / bare
+        );
+    }
     for work in ["aos-return", "cpu-bound-closure"] {
         let Some(one) = measured.get(&(work, 1)).map(rate) else {
             continue;
@@ -165,13 +183,30 @@ fn aos_eval(process: &str, seq: u64) -> MessageInput {
     MessageInput::new(&message, &env)
 }
 
-fn aos_batch(pool: &Pool<Process>, module: &Arc<LoadedModule>, ids: &[String], meter: &Meter) {
-    let pending: Vec<_> = (0..AOS_BATCH)
+/// The messages of one batch: round-robin over the processes, built before the clock starts
+/// so that the load generator, which shares the machine's cores with the executors, spends
+/// nothing on JSON while they are measured.
+fn aos_inputs(ids: &[String], batch: u64) -> Vec<(String, MessageInput)> {
+    (0..AOS_BATCH)
         .map(|m| {
             let id = ids[m % ids.len()].clone();
-            let input = aos_eval(&id, m as u64);
+            let input = aos_eval(&id, batch * AOS_BATCH as u64 + m as u64);
+            (id, input)
+        })
+        .collect()
+}
+
+fn aos_batch(
+    pool: &Pool<Process>,
+    module: &Arc<LoadedModule>,
+    inputs: Vec<(String, MessageInput)>,
+    meter: &Meter,
+) {
+    let pending: Vec<_> = inputs
+        .into_iter()
+        .map(|(id, input)| {
             let (module, meter) = (module.clone(), meter.clone());
-            pool.enqueue_blocking(&ids[m % ids.len()], move |shard| {
+            pool.enqueue_blocking(&id.clone(), move |shard| {
                 let (executor, cpu) = (shard.executor(), shard.cpu());
                 let process = shard.try_get_or_insert_with(&id, || {
                     Process::spawn(module, Limits::from_node(&NodeLimits::default()))
@@ -189,7 +224,10 @@ fn aos_batch(pool: &Pool<Process>, module: &Arc<LoadedModule>, ids: &[String], m
             .expect("enqueue")
         })
         .collect();
-    for p in pending {
+    // Newest first: each executor runs its queue in order, so once the last job of every
+    // executor is back the others are too, and this thread wakes about once per executor
+    // instead of once per message (each wake-up would take a core from an executor).
+    for p in pending.into_iter().rev() {
         let failed = p.wait().expect("job result").expect("process spawns");
         assert!(!failed, "return 1+1 failed");
     }
@@ -209,16 +247,18 @@ fn aos_scaling(c: &mut Criterion) {
         let queue = NonZeroUsize::new(AOS_BATCH).expect("non-zero batch");
         let pool: Pool<Process> = Pool::new(&plan, queue).expect("start pool");
         let meter = Meter::new(executors);
-        let ids = spread_ids(max, executors);
-        aos_batch(&pool, &module, &ids, &meter); // spawn the processes before measuring
+        // N processes on N executors: one each, as a process lives on one executor.
+        let ids = spread_ids(executors, executors);
+        aos_batch(&pool, &module, aos_inputs(&ids, 0), &meter); // spawn before measuring
         group.bench_with_input(
             BenchmarkId::new("executors", executors),
             &executors,
             |b, &executors| {
                 b.iter_custom(|iters| {
+                    let batches: Vec<_> = (0..iters).map(|i| aos_inputs(&ids, i + 1)).collect();
                     let start = Instant::now();
-                    for _ in 0..iters {
-                        aos_batch(&pool, &module, &ids, &meter);
+                    for inputs in batches {
+                        aos_batch(&pool, &module, inputs, &meter);
                     }
                     let took = start.elapsed();
                     note("aos-return", executors, took, iters * AOS_BATCH as u64);
@@ -239,5 +279,48 @@ fn aos_scaling(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, aos_scaling, scaling, summary);
-criterion_main!(benches);
+/// The calibration baseline: the same `return 1+1` messages to one AOS process on this thread
+/// (pinned to the first executor's CPU), calling only `handle` (strings placed, fuel and epoch
+/// on, answer's length read back): no pool, no result parsing, no metering, no state
+/// protection. The summary reports the full path on one executor against it.
+fn aos_bare_handle(c: &mut Criterion) {
+    let cpu = aocu::hw::cpu::discover();
+    let plan = CorePlan::new(&ExecutorsSetting::Count(1), &cpu).expect("plan");
+    if let Some(&first) = plan.cpus.first() {
+        core_affinity::set_for_current(core_affinity::CoreId { id: first });
+    }
+    let module = aos_module();
+    let ids = spread_ids(1, 1);
+    let mut process =
+        Process::spawn(module, Limits::from_node(&NodeLimits::default())).expect("spawn");
+    let mut group = c.benchmark_group("exec/aos-bare-handle");
+    group.throughput(Throughput::Elements(AOS_BATCH as u64));
+    group.sample_size(10);
+    group.bench_function("one-thread", |b| {
+        b.iter_custom(|iters| {
+            let batches: Vec<_> = (0..iters).map(|i| aos_inputs(&ids, i + 1)).collect();
+            let start = Instant::now();
+            for inputs in batches {
+                for (_, input) in inputs {
+                    let len = process.call_handle_only(&input).expect("handle answers");
+                    std::hint::black_box(len);
+                }
+            }
+            let took = start.elapsed();
+            note("aos-bare-handle", 1, took, iters * AOS_BATCH as u64);
+            took
+        })
+    });
+    group.finish();
+}
+
+// The bare-handle baseline pins this thread: it runs after the benches that plan over every CPU.
+criterion_group!(benches, aos_scaling, scaling, aos_bare_handle, summary);
+/// `criterion_main!` with the environment of the `aocu` binary: library errors capture no Rust
+/// backtraces (see [`aocu::wasm::quiet_error_backtraces`]).
+fn main() {
+    // SAFETY: first thing in `main`: no other thread has been started.
+    unsafe { aocu::wasm::quiet_error_backtraces() };
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

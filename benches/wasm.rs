@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use aocu::wasm::{
     Limits, LoadedModule, MessageInput, ModuleCache, NodeLimits, Process, WasmEngine,
 };
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use serde_json::{Value, json};
 
 fn shared() -> PathBuf {
@@ -115,4 +115,11 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+/// `criterion_main!` with the environment of the `aocu` binary: library errors capture no Rust
+/// backtraces (see [`aocu::wasm::quiet_error_backtraces`]).
+fn main() {
+    // SAFETY: first thing in `main`: no other thread has been started.
+    unsafe { aocu::wasm::quiet_error_backtraces() };
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -64,6 +64,11 @@ pub struct Config {
     /// The node's Arweave wallet (JWK); empty means `<state-dir>/wallet.json`, generated with
     /// mode 0600 on first use. Its address is the scheduler address.
     pub wallet: PathBuf,
+    /// Which engine hashes the node's batches (message IDs, hash chains, checkpoint and
+    /// module digests): `auto` (the GPU for batches from the crossover size measured by
+    /// `aocu bench hash` into the matched hardware profile, on a hardware adapter only; the
+    /// CPU otherwise), `cpu`, or `gpu` (any adapter, a software one included).
+    pub hash_engine: crate::hash::Engine,
 }
 
 impl Default for Config {
@@ -88,6 +93,7 @@ impl Default for Config {
                 .as_millis() as u64,
             schedulers: BTreeMap::new(),
             wallet: PathBuf::new(),
+            hash_engine: crate::hash::Engine::Auto,
         }
     }
 }

@@ -194,6 +194,7 @@ fn spawn_messages_pages_refusals_restart() {
     let edges = page["edges"].as_array().unwrap().clone();
     assert_eq!(edges.len(), 6);
     check_chain(&pid, &edges);
+    check_hashing_metered(&server, 6);
     let first = &edges[0]["node"];
     assert_eq!(first["message"]["id"], pid);
     assert_eq!(first["message"]["data"], "1984");
@@ -322,6 +323,23 @@ fn spawn_messages_pages_refusals_restart() {
     let edges = after["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 7);
     check_chain(&pid, edges);
+}
+
+/// The node's own hashing shows in `~meta@1.0/info/metering/hashing`: on this node (no GPU
+/// crossover measured) all of it on the CPU, with at least one SHA-256 per scheduled item for
+/// its ID and one per hash-chain link.
+fn check_hashing_metered(server: &Server, scheduled: u64) {
+    let (status, hashing) = server.get_json("/~meta@1.0/info/metering/hashing");
+    assert_eq!(status, 200, "{hashing}");
+    assert_eq!(hashing["engine"], "auto");
+    assert_eq!(hashing["uses-gpu"], false, "{hashing}");
+    let stats = &hashing["stats"];
+    assert_eq!(stats["gpu-bytes"], 0, "{hashing}");
+    let batches = stats["cpu-batches"].as_u64().unwrap();
+    let bytes = stats["cpu-bytes"].as_u64().unwrap();
+    // Per slot: the message ID (512-byte signature), the assignment ID and the chain link.
+    assert!(batches >= 2 * scheduled, "{hashing}");
+    assert!(bytes >= scheduled * (512 + 512 + 32), "{hashing}");
 }
 
 fn page_all(edges: &[Value]) -> Value {

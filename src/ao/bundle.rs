@@ -36,6 +36,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<DataItem>, BundleError> {
         .ok_or_else(|| BundleError(format!("{count} item headers do not fit")))?
         as usize;
     let mut items = Vec::new();
+    let mut claimed = Vec::new();
     let mut offset = headers_end;
     for i in 0..count as usize {
         let header = 32 + 64 * i;
@@ -48,13 +49,21 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<DataItem>, BundleError> {
             .ok_or_else(|| BundleError(format!("item {i}: {size} bytes run past the end")))?;
         let item = DataItem::parse(&bytes[offset..end])
             .map_err(|e: ItemError| BundleError(format!("item {i}: {e}")))?;
-        if item.raw_id()[..] != bytes[header + 32..header + 64] {
-            return Err(BundleError(format!(
-                "item {i}: header ID does not match the item"
-            )));
-        }
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&bytes[header + 32..header + 64]);
+        claimed.push(id);
         items.push(item);
         offset = end;
+    }
+    // Every header ID against SHA-256 of its item's signature, in one batch.
+    let signatures: Vec<&[u8]> = items.iter().map(|i| &i.signature[..]).collect();
+    let verdicts = crate::hash::shared()
+        .verify_or_cpu(crate::hash::Algorithm::Sha256, &signatures, &claimed)
+        .unwrap_or_default();
+    if let Some(i) = verdicts.iter().position(|ok| !ok) {
+        return Err(BundleError(format!(
+            "item {i}: header ID does not match the item"
+        )));
     }
     Ok(items)
 }

@@ -2,7 +2,7 @@
 //! RSA-PSS signatures), their Avro tags, bundles, and Arweave JWK wallets.
 //!
 //! IDs are `base64url(SHA-256(signature))`: every SHA-256 this module takes goes through
-//! [`sha256`], the one place to move onto the `hash` module's batch engine.
+//! [`sha256`], that is through the node's hasher ([`crate::hash::shared`]), which meters it.
 
 pub mod bundle;
 pub mod deephash;
@@ -20,8 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// SHA-256 of `data` (IDs, addresses).
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(data).into()
+    crate::hash::shared().digest(crate::hash::Algorithm::Sha256, data)
 }
 
 /// Base64url without padding, as Arweave writes IDs, owners and signatures.

@@ -55,6 +55,7 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
     let profiles =
         ProfileSet::load(Some(&config.profiles_dir)).context("loading hardware profiles")?;
     let profile = profiles.best_match(&hardware);
+    install_hasher(config.hash_engine, profile.as_ref())?;
     let store = Arc::new(
         Store::open(&config.state_dir)
             .with_context(|| format!("opening the state in {}", config.state_dir.display()))?,
@@ -166,6 +167,24 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
         tracing::info!("node stopped");
         Ok(Outcome::Success)
     })
+}
+
+/// Opens the node's hasher (every digest the node takes goes through it) on the configured
+/// engine, with the CPU/GPU crossover of the matched profile, and installs it.
+fn install_hasher(
+    engine: crate::hash::Engine,
+    profile: Option<&crate::hw::profile::Match>,
+) -> anyhow::Result<()> {
+    let crossover = profile.and_then(|m| m.profile.capacity.hash_gpu_crossover_bytes);
+    let hasher = crate::hash::Hasher::open(engine, crossover)
+        .with_context(|| format!("opening the hash engine (key `hash-engine` = {engine:?})"))?;
+    let uses_gpu = hasher.gpu().map(|g| g.adapter_info().name.clone());
+    tracing::info!(?engine, ?crossover, gpu = ?uses_gpu, "node hasher");
+    // Only `serve` installs one, once per process; a second call would keep the first.
+    if !crate::hash::shared::install(hasher) {
+        tracing::warn!("a node hasher was already installed; keeping it");
+    }
+    Ok(())
 }
 
 /// A future that completes on SIGTERM or SIGINT. The handlers are installed before this

@@ -9,6 +9,8 @@
 //! `AOCUCKP1` ‖ slot (u64) ‖ codec (u8: 0 none, 1 zstd) ‖ snapshot length (u64) ‖
 //! blake3(snapshot) (32 bytes) ‖ blake3(payload) (32 bytes) ‖ payload.
 
+use crate::hash::{Algorithm, shared};
+
 const MAGIC: &[u8; 8] = b"AOCUCKP1";
 const HEADER: usize = 8 + 8 + 1 + 8 + 32 + 32;
 const CODEC_NONE: u8 = 0;
@@ -49,7 +51,6 @@ pub enum CheckpointError {
 
 /// Frame a snapshot taken after `slot`: compress it and record its digest.
 pub fn encode(slot: u64, snapshot: &[u8]) -> Vec<u8> {
-    let digest = blake3::hash(snapshot);
     let (codec, payload) = match zstd::bulk::compress(snapshot, ZSTD_LEVEL) {
         Ok(compressed) if compressed.len() < snapshot.len() => (CODEC_ZSTD, compressed),
         // Incompressible (or the codec failed): store it as it is; the digest still guards it.
@@ -60,8 +61,10 @@ pub fn encode(slot: u64, snapshot: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&slot.to_le_bytes());
     out.push(codec);
     out.extend_from_slice(&(snapshot.len() as u64).to_le_bytes());
-    out.extend_from_slice(digest.as_bytes());
-    out.extend_from_slice(blake3::hash(&payload).as_bytes());
+    // Both digests in one batch on the node's hasher.
+    let digests = shared().digests(Algorithm::Blake3, &[snapshot, &payload]);
+    out.extend_from_slice(&digests[0]);
+    out.extend_from_slice(&digests[1]);
     out.extend_from_slice(&payload);
     out
 }
@@ -93,11 +96,11 @@ pub fn decode(slot: u64, frame: &[u8]) -> Result<Vec<u8>, CheckpointError> {
     let mut recorded_payload = [0u8; 32];
     recorded_payload.copy_from_slice(&frame[57..89]);
     let payload = &frame[HEADER..];
-    let computed_payload = blake3::hash(payload);
-    if computed_payload.as_bytes() != &recorded_payload {
+    let computed_payload = shared().digest(Algorithm::Blake3, payload);
+    if computed_payload != recorded_payload {
         return Err(CheckpointError::Digest {
             recorded: hex::encode(recorded_payload),
-            computed: computed_payload.to_hex().to_string(),
+            computed: hex::encode(computed_payload),
         });
     }
     if length > MAX_SNAPSHOT {
@@ -117,11 +120,11 @@ pub fn decode(slot: u64, frame: &[u8]) -> Result<Vec<u8>, CheckpointError> {
             snapshot.len()
         )));
     }
-    let computed = blake3::hash(&snapshot);
-    if computed.as_bytes() != &recorded {
+    let computed = shared().digest(Algorithm::Blake3, &snapshot);
+    if computed != recorded {
         return Err(CheckpointError::Digest {
             recorded: hex::encode(recorded),
-            computed: computed.to_hex().to_string(),
+            computed: hex::encode(computed),
         });
     }
     Ok(snapshot)

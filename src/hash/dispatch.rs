@@ -168,13 +168,18 @@ impl Hasher {
                 c.gpu_bytes.fetch_add(bytes, Ordering::Relaxed);
                 c.gpu_batches.fetch_add(1, Ordering::Relaxed);
             }
-            _ => {
-                self.cpu.hash_into(alg, inputs, out);
-                c.cpu_bytes.fetch_add(bytes, Ordering::Relaxed);
-                c.cpu_batches.fetch_add(1, Ordering::Relaxed);
-            }
+            _ => self.hash_on_cpu(alg, inputs, out),
         }
         Ok(())
+    }
+
+    /// Hashes a batch on the CPU engine whatever the setting, counted as CPU work.
+    pub(crate) fn hash_on_cpu(&self, alg: Algorithm, inputs: &[&[u8]], out: &mut [Digest]) {
+        let bytes: u64 = inputs.iter().map(|i| i.len() as u64).sum();
+        self.cpu.hash_into(alg, inputs, out);
+        let c = &self.counters;
+        c.cpu_bytes.fetch_add(bytes, Ordering::Relaxed);
+        c.cpu_batches.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Whether each input hashes to its expected digest (e.g. SHA-256 of ANS-104 signatures

@@ -13,10 +13,12 @@ pub mod cpu;
 mod dispatch;
 pub mod gpu;
 pub mod merkle;
+pub mod shared;
 
 pub use chain::{ChainLink, chain_link_hash};
 pub use cpu::CpuEngine;
 pub use dispatch::{HashStats, Hasher};
+pub use shared::shared;
 
 /// A 32-byte digest (both algorithms produce 32 bytes).
 pub type Digest = [u8; 32];

@@ -26,10 +26,21 @@ pub fn node_message(state: &NodeState) -> Value {
             "capacity": m.profile.capacity,
         })),
         "price": profile.map(|m| &m.profile.price),
-        "metering": state.meter.to_json(),
+        "metering": metering(state),
         "executors": state.executors.as_ref().map(crate::exec::PoolMonitor::to_json),
         "devices": DEVICES,
     })
+}
+
+/// The meter's totals, and what the node's hasher has hashed (`hashing`: engine, crossover,
+/// GPU adapter, bytes and batches per engine, GPU busy time).
+fn metering(state: &NodeState) -> Value {
+    let mut metering = state.meter.to_json();
+    if let Value::Object(map) = &mut metering {
+        let hasher = crate::hash::shared();
+        map.insert("hashing".into(), crate::hash::shared::describe(hasher));
+    }
+    metering
 }
 
 /// Handle `GET /~meta@1.0/<rest>` where `rest` is the path after the device name.

@@ -8,7 +8,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest as _, Sha256};
+
+use crate::hash::{Algorithm, shared};
 
 /// An ID or link is not 43 characters of base64url encoding 32 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,22 +38,22 @@ pub fn encode_id(bytes: &[u8; 32]) -> String {
 
 /// The link of a process' first entry.
 pub fn first_link(process_id: &str) -> Result<String, BadId> {
-    let digest: [u8; 32] = Sha256::digest(raw_id(process_id)?).into();
+    let digest = shared().digest(Algorithm::Sha256, &raw_id(process_id)?);
     Ok(encode_id(&digest))
 }
 
 /// The link of the entry after the one whose assignment ID is `prev_id` and link `prev_link`.
 pub fn next_link(prev_id: &str, prev_link: &str) -> Result<String, BadId> {
-    let mut hasher = Sha256::new();
-    hasher.update(raw_id(prev_id)?);
-    hasher.update(raw_id(prev_link)?);
-    let digest: [u8; 32] = hasher.finalize().into();
-    Ok(encode_id(&digest))
+    let mut input = [0u8; 64];
+    input[..32].copy_from_slice(&raw_id(prev_id)?);
+    input[32..].copy_from_slice(&raw_id(prev_link)?);
+    Ok(encode_id(&shared().digest(Algorithm::Sha256, &input)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest as _, Sha256};
 
     #[test]
     fn links_follow_the_formula() {

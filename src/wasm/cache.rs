@@ -16,6 +16,7 @@ use super::engine::WasmEngine;
 use super::error::WasmError;
 use super::module::{self, LoadedModule};
 use super::rewrite;
+use crate::hash::{Algorithm, shared};
 
 const MAGIC: &[u8; 8] = b"AOCUMOD1";
 const HEADER: usize = 8 + 32 + 32;
@@ -65,7 +66,7 @@ impl ModuleCache {
 
     /// The module with these bytes: from memory, else from the artefact directory, else compiled.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<LoadedModule>, WasmError> {
-        let hash = blake3::hash(bytes);
+        let hash = blake3::Hash::from(shared().digest(Algorithm::Blake3, bytes));
         if let Some(found) = self.lock().get(hash.as_bytes()) {
             return Ok(found.clone());
         }
@@ -152,7 +153,7 @@ impl ModuleCache {
             return Err(fail("artefact belongs to another module".into()));
         }
         let payload = &data[HEADER..];
-        if blake3::hash(payload).as_bytes() != &data[40..72] {
+        if shared().digest(Algorithm::Blake3, payload)[..] != data[40..72] {
             return Err(fail("artefact is corrupt (payload hash mismatch)".into()));
         }
         // SAFETY: `Module::deserialize` trusts its input to be wasmtime's own serialization.
@@ -178,7 +179,7 @@ fn write_artefact(path: &Path, hash: &blake3::Hash, payload: &[u8]) -> Result<()
     let mut data = Vec::with_capacity(HEADER + payload.len());
     data.extend_from_slice(MAGIC);
     data.extend_from_slice(hash.as_bytes());
-    data.extend_from_slice(blake3::hash(payload).as_bytes());
+    data.extend_from_slice(&shared().digest(Algorithm::Blake3, payload));
     data.extend_from_slice(payload);
     let tmp = path.with_extension("cwasm.tmp");
     std::fs::write(&tmp, &data).map_err(io)?;

@@ -34,7 +34,13 @@ impl WasmEngine {
             .wasm_exceptions(true)
             .consume_fuel(true)
             .epoch_interruption(true)
-            .cranelift_opt_level(OptLevel::Speed);
+            .cranelift_opt_level(OptLevel::Speed)
+            // No wasm backtrace on traps and host errors. emscripten's longjmp (Lua's `error`,
+            // which AOS raises and catches with `pcall` on ordinary messages) unwinds through
+            // a host error, and capturing the wasm frames of every unwind cost about 7% of an
+            // AOS `return 1+1` (measured with `cargo bench --bench exec`). Trap messages keep
+            // their reason; only the frame list goes.
+            .wasm_backtrace_max_frames(None);
         let engine = Engine::new(&config).map_err(|e| WasmError::Compile(format!("{e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         let (ticker_engine, ticker_stop) = (engine.clone(), stop.clone());
@@ -59,6 +65,22 @@ impl WasmEngine {
     pub fn ticks_for(timeout: Duration) -> u64 {
         let tick = EPOCH_TICK.as_nanos().max(1);
         (timeout.as_nanos().div_ceil(tick) as u64).saturating_add(1)
+    }
+}
+
+/// Stops library errors from capturing Rust backtraces (`RUST_LIB_BACKTRACE=0`) unless the
+/// operator set `RUST_LIB_BACKTRACE` explicitly. With `RUST_BACKTRACE=1` (common on developer
+/// machines and CI), every `wasmtime::Error` captures one, and emscripten's longjmp creates such
+/// an error on every Lua `error`: that alone cost about 7% of an AOS `return 1+1`. Panics still
+/// print their backtraces as `RUST_BACKTRACE` says; aocu never prints library backtraces.
+///
+/// # Safety
+/// It changes the process environment, which is only sound while no other thread can read it:
+/// call it first thing in `main`, before any thread is started.
+pub unsafe fn quiet_error_backtraces() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: the caller guarantees that no other thread runs yet.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
 }
 

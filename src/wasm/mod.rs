@@ -30,7 +30,7 @@ pub mod snapshot;
 pub mod timefmt;
 
 pub use cache::ModuleCache;
-pub use engine::WasmEngine;
+pub use engine::{WasmEngine, quiet_error_backtraces};
 pub use error::WasmError;
 pub use limits::{Limits, NodeLimits};
 pub use module::{Abi, LoadedModule, ModuleInfo};

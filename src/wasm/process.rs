@@ -406,6 +406,31 @@ impl Process {
         self.run(input, true)
     }
 
+    /// Only the call itself, for calibrating benchmarks against: the strings placed, `handle`
+    /// called under the same fuel and epoch limits, the answer's length read back (not
+    /// parsed). Nothing protects the state (no log, no rollback) and nothing is metered, so
+    /// this is not a way to run a process.
+    #[doc(hidden)]
+    pub fn call_handle_only(&mut self, input: &MessageInput) -> Result<usize, String> {
+        let ticks = WasmEngine::ticks_for(self.limits.timeout);
+        let at = call_handle_raw(
+            &mut self.store,
+            &self.bound,
+            input,
+            &self.limits,
+            Some(ticks),
+        )
+        .map_err(|e| match e {
+            CallError::Wasm(e) => format!("{e:#}"),
+            CallError::Result(text) => text,
+        })?;
+        let mem = self.bound.memory.data(&self.store);
+        let tail = usize::try_from(at).ok().and_then(|s| mem.get(s..));
+        tail.and_then(|t| CStr::from_bytes_until_nul(t).ok())
+            .map(|text| text.to_bytes().len())
+            .ok_or_else(|| format!("no NUL-terminated answer at {at:#x}"))
+    }
+
     /// Evaluate one message and forget it (a dry-run): whatever happens, the state goes back
     /// to before the message, through the checkpoint and replay log that protect every
     /// message, not through a copy of the whole memory taken beforehand.
@@ -811,6 +836,18 @@ fn call_handle(
     limits: &Limits,
     deadline_ticks: Option<u64>,
 ) -> Result<EvalResult, CallError> {
+    let ret = call_handle_raw(store, bound, input, limits, deadline_ticks)?;
+    read_result(store, bound.memory, ret)
+}
+
+/// Place the strings and call `handle` under the limits; the answer's address.
+fn call_handle_raw(
+    store: &mut Store<HostState>,
+    bound: &Bound,
+    input: &MessageInput,
+    limits: &Limits,
+    deadline_ticks: Option<u64>,
+) -> Result<u64, CallError> {
     store.set_fuel(limits.compute).map_err(CallError::Wasm)?;
     store.set_epoch_deadline(deadline_ticks.unwrap_or(u64::MAX / 2));
     store.data_mut().clock_ms = input.timestamp_ms;
@@ -846,7 +883,7 @@ fn call_handle(
         Strings::Malloc { malloc, free } => heap_call(store, bound, input, malloc, free.as_ref()),
     }
     .map_err(CallError::Wasm)?;
-    read_result(store, bound.memory, ret)
+    Ok(ret)
 }
 
 fn heap_call(

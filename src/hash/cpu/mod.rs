@@ -90,6 +90,17 @@ impl CpuEngine {
     /// Hashes every input into `out` (same index). `out.len()` must equal `inputs.len()`.
     pub fn hash_into(&self, alg: Algorithm, inputs: &[&[u8]], out: &mut [Digest]) {
         assert_eq!(inputs.len(), out.len(), "one digest slot per input");
+        // One message (an ID, a chain link, a module or checkpoint digest: what the node hashes
+        // most often) on the calling thread: handing it to the rayon pool from outside would
+        // cost a cross-thread round trip, more than hashing a short message. A large one still
+        // spreads over the cores inside the `blake3` crate.
+        if let ([input], [digest]) = (inputs, &mut *out) {
+            *digest = match alg {
+                Algorithm::Blake3 => blake3_one(input),
+                Algorithm::Sha256 => sha2::Sha256::digest(input).into(),
+            };
+            return;
+        }
         match alg {
             Algorithm::Blake3 => self.blake3_into(inputs, out),
             Algorithm::Sha256 => sha256_into(inputs, out),

@@ -154,8 +154,9 @@ pub fn verify(
         .iter()
         .flat_map(|r| [r.item_claimed_id, r.assignment_claimed_id])
         .collect();
-    let ids_match = hash::verify_batch(Algorithm::Sha256, &signatures, &claimed)
-        .map_err(|e| PageError::Shape(format!("hashing the IDs: {e}")))?;
+    let ids_match = hash::shared()
+        .verify_or_cpu(Algorithm::Sha256, &signatures, &claimed)
+        .ok_or_else(|| PageError::Shape("hashing the IDs: one digest per signature".into()))?;
     let signed: Vec<Result<(), String>> = ok
         .par_iter()
         .map(|r| {
@@ -413,7 +414,7 @@ fn check_chain(entries: &[VerifiedEntry], expect: &Expect<'_>) -> Result<(), (u6
             }
         })
         .collect();
-    let verdicts = hash::verify_chain(&links);
+    let verdicts = hash::shared().verify_chain_or_cpu(&links);
     match verdicts.iter().position(|ok| !ok) {
         None => Ok(()),
         Some(i) => Err((
