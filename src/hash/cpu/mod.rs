@@ -122,6 +122,17 @@ impl CpuEngine {
                 .for_each(|(o, i)| *o = blake3_one(i));
             return;
         };
+        let per_task = isa.lanes() * GROUPS_PER_TASK;
+        // A batch of short messages already in block-count order (a batch of one size, the
+        // common case): hashed in place, with no index to build, sort and scatter back, which
+        // were serial work that kept all-core throughput from scaling.
+        let blocks = |i: &&[u8]| i.len().div_ceil(64);
+        if inputs.iter().all(|i| i.len() <= CHUNK_LEN) && inputs.is_sorted_by_key(blocks) {
+            out.par_chunks_mut(per_task)
+                .zip(inputs.par_chunks(per_task))
+                .for_each(|(digests, msgs)| hash_short_groups(isa, msgs.iter().copied(), digests));
+            return;
+        }
         let tree_max = self.lane_tree_max;
         // Long messages first, in place; the others are skipped here.
         out.par_iter_mut()
@@ -155,28 +166,34 @@ impl CpuEngine {
         }
         short.sort_unstable_by_key(|&i| inputs[i as usize].len().div_ceil(64));
         let mut digests = vec![[0u8; 32]; short.len()];
-        let per_task = isa.lanes() * GROUPS_PER_TASK;
         digests
             .par_chunks_mut(per_task)
             .zip(short.par_chunks(per_task))
-            .for_each(|(digests, idx)| hash_short_groups(isa, inputs, idx, digests));
+            .for_each(|(digests, idx)| {
+                hash_short_groups(isa, idx.iter().map(|&i| inputs[i as usize]), digests)
+            });
         for (&i, d) in short.iter().zip(&digests) {
             out[i as usize] = *d;
         }
     }
 }
 
-/// Hashes the short messages `idx` names, group by group of `isa.lanes()`, into `digests`.
-fn hash_short_groups(isa: Isa, inputs: &[&[u8]], idx: &[u32], digests: &mut [Digest]) {
+/// Hashes short messages (one per digest slot, in order), group by group of `isa.lanes()`,
+/// into `digests`.
+fn hash_short_groups<'a>(
+    isa: Isa,
+    mut messages: impl Iterator<Item = &'a [u8]>,
+    digests: &mut [Digest],
+) {
     let lanes = isa.lanes();
     let mut cvs = [[0u32; 8]; lanes::MAX_LANES];
     let empty = LaneJob::root_chunk(&[]);
-    for (group, digests) in idx.chunks(lanes).zip(digests.chunks_mut(lanes)) {
+    for digests in digests.chunks_mut(lanes) {
         let mut jobs = [empty; lanes::MAX_LANES];
-        for (job, &i) in jobs.iter_mut().zip(group) {
-            *job = LaneJob::root_chunk(inputs[i as usize]);
+        for job in jobs.iter_mut().take(digests.len()) {
+            *job = LaneJob::root_chunk(messages.next().unwrap_or_default());
         }
-        lanes::run(isa, &jobs[..group.len()], &mut cvs);
+        lanes::run(isa, &jobs[..digests.len()], &mut cvs);
         for (d, cv) in digests.iter_mut().zip(&cvs) {
             *d = lanes::cv_bytes(cv);
         }
