@@ -195,29 +195,17 @@ impl Store {
         F: FnOnce(Option<ProcessRecord>) -> Result<(ProcessRecord, ScheduledMessage), StoreError>,
     {
         let txn = self.db.begin_write()?;
-        let message = {
-            let mut processes = txn.open_table(PROCESSES)?;
-            let current = processes
-                .get(process_id)?
-                .map(|v| decode::<ProcessRecord>(v.value(), &format!("process {process_id}")))
-                .transpose()?;
-            let (record, message) = assign(current)?;
-            let slot = message.assignment.slot;
-            if record.next_slot != slot + 1 {
-                return Err(StoreError::Conflict(format!(
-                    "slot {slot} is not the last one of process {process_id}"
-                )));
-            }
-            processes.insert(process_id, encode(&record).as_slice())?;
-            txn.open_table(MESSAGES)?
-                .insert((process_id, slot), encode(&message).as_slice())?;
-            txn.open_table(MESSAGE_INDEX)?
-                .insert((message.id.as_str(), process_id), slot)?;
-            if let Some(raw) = raw_item {
-                txn.open_table(ITEMS)?.insert((process_id, slot), raw)?;
-            }
-            message
-        };
+        let current = process_in(&txn, process_id)?;
+        let (record, message) = assign(current)?;
+        let slot = message.assignment.slot;
+        if record.next_slot != slot + 1 {
+            return Err(StoreError::Conflict(format!(
+                "slot {slot} is not the last one of process {process_id}"
+            )));
+        }
+        txn.open_table(PROCESSES)?
+            .insert(process_id, encode(&record).as_slice())?;
+        put_slot(&txn, process_id, &message, raw_item)?;
         txn.commit()?;
         Ok(message)
     }
@@ -239,33 +227,22 @@ impl Store {
         };
         let first_slot = first.0.assignment.slot;
         let txn = self.db.begin_write()?;
-        {
-            let mut processes = txn.open_table(PROCESSES)?;
-            let current = processes
-                .get(process_id)?
-                .map(|v| decode::<ProcessRecord>(v.value(), &format!("process {process_id}")))
-                .transpose()?;
-            let next = current.map_or(0, |c| c.next_slot);
-            if next != first_slot || record.next_slot != first_slot + messages.len() as u64 {
+        let next = process_in(&txn, process_id)?.map_or(0, |c| c.next_slot);
+        if next != first_slot || record.next_slot != first_slot + messages.len() as u64 {
+            return Err(StoreError::Conflict(format!(
+                "process {process_id} is at slot {next}; slots {first_slot}.. do not follow"
+            )));
+        }
+        txn.open_table(PROCESSES)?
+            .insert(process_id, encode(record).as_slice())?;
+        for (k, (message, raw)) in messages.iter().enumerate() {
+            let slot = message.assignment.slot;
+            if slot != first_slot + k as u64 {
                 return Err(StoreError::Conflict(format!(
-                    "process {process_id} is at slot {next}; slots {first_slot}.. do not follow"
+                    "slot {slot} out of order in a copy of process {process_id}"
                 )));
             }
-            processes.insert(process_id, encode(record).as_slice())?;
-            let mut table = txn.open_table(MESSAGES)?;
-            let mut index = txn.open_table(MESSAGE_INDEX)?;
-            let mut items = txn.open_table(ITEMS)?;
-            for (k, (message, raw)) in messages.iter().enumerate() {
-                let slot = message.assignment.slot;
-                if slot != first_slot + k as u64 {
-                    return Err(StoreError::Conflict(format!(
-                        "slot {slot} out of order in a copy of process {process_id}"
-                    )));
-                }
-                table.insert((process_id, slot), encode(message).as_slice())?;
-                index.insert((message.id.as_str(), process_id), slot)?;
-                items.insert((process_id, slot), raw.as_slice())?;
-            }
+            put_slot(&txn, process_id, message, Some(raw))?;
         }
         txn.commit()?;
         Ok(())
@@ -462,6 +439,35 @@ impl Store {
     }
 }
 
+/// The process record as the write transaction `txn` sees it.
+fn process_in(
+    txn: &redb::WriteTransaction,
+    process_id: &str,
+) -> Result<Option<ProcessRecord>, StoreError> {
+    txn.open_table(PROCESSES)?
+        .get(process_id)?
+        .map(|v| decode::<ProcessRecord>(v.value(), &format!("process {process_id}")))
+        .transpose()
+}
+
+/// The rows of one scheduled slot: the message, its ID's index entry and, when given, the raw
+/// bytes (item or `[assignment, item]` bundle) it was scheduled from.
+fn put_slot(
+    txn: &redb::WriteTransaction,
+    process_id: &str,
+    message: &ScheduledMessage,
+    raw: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    let slot = message.assignment.slot;
+    txn.open_table(MESSAGES)?
+        .insert((process_id, slot), encode(message).as_slice())?;
+    txn.open_table(MESSAGE_INDEX)?
+        .insert((message.id.as_str(), process_id), slot)?;
+    if let Some(raw) = raw {
+        txn.open_table(ITEMS)?.insert((process_id, slot), raw)?;
+    }
+    Ok(())
+}
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     // Records are plain data (strings, numbers, maps): serialization cannot fail.
     serde_json::to_vec(value).unwrap_or_default()
