@@ -12,6 +12,7 @@
 //! same way and the SU read API serves it as a mirror.
 
 pub mod client;
+pub mod misses;
 pub mod page;
 
 use std::collections::{BTreeMap, HashMap};
@@ -88,6 +89,8 @@ pub struct RemoteSchedulers {
     policy: RetryPolicy,
     /// One lock per process: two syncs of the same process never append the same slots.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// IDs no SU had a moment ago: asked again, they are not looked up again at once.
+    misses: misses::Misses,
 }
 
 impl RemoteSchedulers {
@@ -120,6 +123,7 @@ impl RemoteSchedulers {
             sus,
             policy,
             locks: Mutex::new(HashMap::new()),
+            misses: misses::Misses::default(),
         })
     }
 
@@ -149,7 +153,16 @@ impl RemoteSchedulers {
                     Some(su) => self.follow(su, record).await.map(Some),
                     None => Ok(None),
                 },
-                None => self.discover(process).await.map(Some),
+                None if self.misses.recent(process) => {
+                    Err(RemoteError::NotFound(process.to_string()))
+                }
+                None => match self.discover(process).await {
+                    Err(RemoteError::NotFound(id)) => {
+                        self.misses.record(&id);
+                        Err(RemoteError::NotFound(id))
+                    }
+                    found => found.map(Some),
+                },
             }
         };
         self.release(process, lock);
@@ -352,5 +365,63 @@ fn scheduled(process: &str, e: &VerifiedEntry) -> ScheduledMessage {
             hash_chain: e.hash_chain.clone(),
         },
         message: message_fields(&e.item),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// An SU that has no process at all, counting the requests it gets.
+    async fn empty_su() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, SeqCst);
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let answer =
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (url, hits)
+    }
+
+    #[tokio::test]
+    async fn an_id_no_su_has_is_not_looked_up_again_at_once() {
+        let (url, hits) = empty_su().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let config = BTreeMap::from([(crate::ao::b64url(&[3u8; 32]), url)]);
+        let remote = RemoteSchedulers::new(store, &config, RetryPolicy::default()).unwrap();
+        let unknown = crate::ao::b64url(&[9u8; 32]);
+        for _ in 0..3 {
+            let outcome = remote.sync(&unknown).await;
+            assert!(
+                matches!(outcome, Err(RemoteError::NotFound(_))),
+                "{outcome:?}"
+            );
+        }
+        assert_eq!(
+            hits.load(SeqCst),
+            1,
+            "asked once, answered from the misses after"
+        );
+        let other = crate::ao::b64url(&[8u8; 32]);
+        assert!(matches!(
+            remote.sync(&other).await,
+            Err(RemoteError::NotFound(_))
+        ));
+        assert_eq!(hits.load(SeqCst), 2, "another ID is looked up");
     }
 }
