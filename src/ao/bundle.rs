@@ -59,7 +59,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<DataItem>, BundleError> {
     let signatures: Vec<&[u8]> = items.iter().map(|i| &i.signature[..]).collect();
     let verdicts = crate::hash::shared()
         .verify_or_cpu(crate::hash::Algorithm::Sha256, &signatures, &claimed)
-        .unwrap_or_default();
+        .ok_or_else(|| BundleError("one header ID per item".into()))?;
     if let Some(i) = verdicts.iter().position(|ok| !ok) {
         return Err(BundleError(format!(
             "item {i}: header ID does not match the item"

@@ -198,7 +198,7 @@ impl Hasher {
             });
         }
         let digests = self.hash_batch(alg, inputs)?;
-        Ok(digests.iter().zip(expected).map(|(d, e)| d == e).collect())
+        Ok(verdicts(&digests, expected))
     }
 
     /// Whether each hash-chain link holds, all checked independently in one SHA-256 batch.
@@ -210,4 +210,9 @@ impl Hasher {
     pub fn merkle_root(&self, alg: Algorithm, leaves: &[&[u8]]) -> Result<Digest, HashError> {
         merkle::root_with(leaves, |inputs| self.hash_batch(alg, inputs))
     }
+}
+
+/// Whether each computed digest equals the expected one at its index.
+pub(crate) fn verdicts(digests: &[Digest], expected: &[Digest]) -> Vec<bool> {
+    digests.iter().zip(expected).map(|(d, e)| d == e).collect()
 }

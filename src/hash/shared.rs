@@ -50,10 +50,8 @@ impl Hasher {
         inputs: &[&[u8]],
         expected: &[Digest],
     ) -> Option<Vec<bool>> {
-        (inputs.len() == expected.len()).then(|| {
-            let digests = self.digests(alg, inputs);
-            digests.iter().zip(expected).map(|(d, e)| d == e).collect()
-        })
+        (inputs.len() == expected.len())
+            .then(|| super::dispatch::verdicts(&self.digests(alg, inputs), expected))
     }
 
     /// Whether each hash-chain link holds, with the fallback of [`Hasher::digest`].
@@ -75,7 +73,7 @@ impl Hasher {
     }
 }
 
-/// The engine a node configured with `engine` uses, as `~meta@1.0` reports it.
+/// What `hasher` is set to and has done, as `~meta@1.0/info/metering/hashing` reports it.
 pub fn describe(hasher: &Hasher) -> serde_json::Value {
     let gpu = hasher.gpu().map(|g| {
         let info = g.adapter_info();
@@ -89,8 +87,8 @@ pub fn describe(hasher: &Hasher) -> serde_json::Value {
         "engine": hasher.engine(),
         "crossover-bytes": hasher.crossover(),
         "gpu": gpu,
-        "uses-gpu": hasher.engine() == Engine::Gpu
-            || (hasher.engine() == Engine::Auto && hasher.choose(u64::MAX) == Engine::Gpu),
+        // Whether any batch can go to the GPU: the largest one does if any does.
+        "uses-gpu": hasher.choose(u64::MAX) == Engine::Gpu,
         "stats": hasher.stats(),
     })
 }

@@ -126,7 +126,7 @@ impl CpuEngine {
         // A batch of short messages already in block-count order (a batch of one size, the
         // common case): hashed in place, with no index to build, sort and scatter back, which
         // were serial work that kept all-core throughput from scaling.
-        let blocks = |i: &&[u8]| i.len().div_ceil(64);
+        let blocks = |i: &&[u8]| i.len().div_ceil(lanes::BLOCK_LEN);
         if inputs.iter().all(|i| i.len() <= CHUNK_LEN) && inputs.is_sorted_by_key(blocks) {
             out.par_chunks_mut(per_task)
                 .zip(inputs.par_chunks(per_task))
@@ -164,7 +164,7 @@ impl CpuEngine {
         if short.is_empty() {
             return;
         }
-        short.sort_unstable_by_key(|&i| inputs[i as usize].len().div_ceil(64));
+        short.sort_unstable_by_key(|&i| blocks(&inputs[i as usize]));
         let mut digests = vec![[0u8; 32]; short.len()];
         digests
             .par_chunks_mut(per_task)
