@@ -16,8 +16,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aocu::ao::{DataItem, Wallet, decode_id};
-use aocu::store::Tag;
+use aocu::ao::Tag;
+use aocu::ao::{DataItem, Id, Wallet};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const AOS: &str = "../shared/testdata/wasm/aos-2-pure.wasm";
@@ -136,7 +136,14 @@ fn eval(wallet: &Wallet, pid: &str, code: &str) -> DataItem {
         tag("Type", "Message"),
         tag("Action", "Eval"),
     ];
-    DataItem::signed(wallet, decode_id(pid), None, tags, code.as_bytes().to_vec()).unwrap()
+    DataItem::signed(
+        wallet,
+        pid.parse::<Id>().ok().map(Id::into_bytes),
+        None,
+        tags,
+        code.as_bytes().to_vec(),
+    )
+    .unwrap()
 }
 
 /// A node with a warm AOS process: (node, process id).

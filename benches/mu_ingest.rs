@@ -8,8 +8,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aocu::ao::{DataItem, Wallet, decode_id};
-use aocu::store::Tag;
+use aocu::ao::Tag;
+use aocu::ao::{DataItem, Id, Wallet};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 
@@ -98,9 +98,15 @@ fn messages(wallet: &Wallet, pid: &str, n: u64, seed: &mut u64) -> Vec<Vec<u8>> 
                 tag("Action", "Eval"),
             ];
             let data = format!("return {i}").into_bytes();
-            DataItem::signed(wallet, decode_id(pid), None, tags, data)
-                .unwrap()
-                .to_bytes()
+            DataItem::signed(
+                wallet,
+                pid.parse::<Id>().ok().map(Id::into_bytes),
+                None,
+                tags,
+                data,
+            )
+            .unwrap()
+            .to_bytes()
         })
         .collect()
 }

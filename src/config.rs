@@ -254,7 +254,7 @@ fn check_values(config: &Config) -> Result<(), ConfigError> {
             key: format!("schedulers.{address}"),
             message,
         };
-        if crate::ao::decode_id(address).is_none() {
+        if address.parse::<crate::ao::Id>().is_err() {
             return Err(bad(format!(
                 "`{address}` is not a 43-character Arweave address"
             )));

@@ -1,12 +1,23 @@
 //! aocu — a hardware-aware Compute Unit for AO.
 //!
-//! The crate is split one module per concept (see `DESIGN.md` in the shared folder):
-//! [`hw`] discovers the machine, [`config`] loads the node configuration, [`http`] serves
-//! `~meta@1.0` and the AO APIs, [`node`] holds the node's identity, [`cli`] is the command line.
+//! One module per concept, in layers: a module uses only modules of the layers below it
+//! (`docs/ARCHITECTURE.md` draws the arrows; `tests/architecture.rs` fails on a cycle).
+//!
+//! - Bottom: [`clock`] (now, the calendar), [`hw`] (the machine).
+//! - [`hash`] batch hashing on CPU and GPU; [`exec`] the pinned executor pool.
+//! - [`ao`] the protocol vocabulary: data items, [`ao::Tag`]s, [`ao::Id`]s, message fields,
+//!   wallets.
+//! - [`store`] durable records; [`wasm`] the process runtime.
+//! - [`sched`] the schedulers (embedded SU, remote SUs); [`meter`] metering; [`gateway`] the
+//!   Arweave-gateway GraphQL subset over the store.
+//! - [`cu`] the Compute Unit; [`config`] the node configuration; [`node`] its identity;
+//!   [`bench`] the `aocu bench` runners.
+//! - Top: [`http`] the server and its routes; [`cli`] the command line.
 
 pub mod ao;
 pub mod bench;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod cu;
 pub mod exec;

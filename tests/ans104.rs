@@ -71,11 +71,11 @@ fn arweave_items_match_the_reference() {
 fn the_process_fixture_carries_ao_tags() {
     let (bytes, _) = load("process");
     let item = DataItem::parse_verified(&bytes).unwrap();
-    assert_eq!(item.tag("Type"), Some("Process"));
+    assert_eq!(item.tags.get("Type"), Some("Process"));
     assert_eq!(item.target, None);
     let (bytes, _) = load("message");
     let item = DataItem::parse_verified(&bytes).unwrap();
-    assert_eq!(item.tag("Unicode"), Some("héllo ✓ 😀"));
+    assert_eq!(item.tags.get("Unicode"), Some("héllo ✓ 😀"));
     assert_eq!(
         item.anchor_text().as_deref(),
         Some("00000000000000000000000000001234")

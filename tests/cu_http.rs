@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aocu::ao::{DataItem, Wallet, decode_id};
-use aocu::store::Tag;
+use aocu::ao::Tag;
+use aocu::ao::{DataItem, Id, Wallet};
 use common::Server;
 use serde_json::{Value, json};
 
@@ -151,7 +151,7 @@ fn eval_item(pid: &str, code: &str) -> DataItem {
     ];
     DataItem::signed(
         wallet(),
-        decode_id(pid),
+        pid.parse::<Id>().ok().map(Id::into_bytes),
         None,
         tags,
         code.as_bytes().to_vec(),

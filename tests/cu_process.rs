@@ -8,10 +8,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aocu::ao::Tag;
 use aocu::cu::{CheckpointEvery, Context, Cost, Held};
-use aocu::store::{
-    Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, Store, StoredResult, Tag,
-};
+use aocu::store::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, Store, StoredResult};
 use aocu::wasm::{ModuleCache, NodeLimits, WasmEngine};
 use serde_json::{Value, json};
 
@@ -60,7 +59,9 @@ fn append(store: &Store, slot: u64, code: &str) {
                 owner: OWNER.into(),
                 module: MODULE.into(),
                 scheduler: OWNER.into(),
-                tags: current.as_ref().map_or(tags.clone(), |c| c.tags.clone()),
+                tags: current
+                    .as_ref()
+                    .map_or(tags.clone().into(), |c| c.tags.clone()),
                 next_slot: slot + 1,
                 last_message_id: mid.clone(),
                 last_hash_chain: String::new(),
@@ -98,7 +99,8 @@ fn schedule(dir: &Path, n: u64) {
                 "wasm64-unknown-emscripten-draft_2024_02_15",
             ),
             tag("Memory-Limit", "1-gb"),
-        ],
+        ]
+        .into(),
         size: wasm.len() as u64,
         added_at_ms: 1,
     };

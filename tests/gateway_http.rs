@@ -45,7 +45,7 @@ fn filled_state(wasm: &[u8]) -> tempfile::TempDir {
     let module = ModuleRecord {
         id: MODULE.into(),
         owner: Some(OWNER.into()),
-        tags: module_tags(),
+        tags: module_tags().into(),
         size: wasm.len() as u64,
         added_at_ms: 1_000,
     };
@@ -82,7 +82,7 @@ fn schedule(store: &Store, id: &str, fields: Value, timestamp: u64) {
                 owner: OWNER.into(),
                 module: MODULE.into(),
                 scheduler: "SCHEDULER".into(),
-                tags: Vec::new(),
+                tags: Default::default(),
                 next_slot: slot + 1,
                 last_message_id: id.into(),
                 last_hash_chain: String::new(),

@@ -7,10 +7,11 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use aocu::ao::Id;
 use aocu::hash::cpu::lanes::Isa;
 use aocu::hash::gpu::GpuHasher;
 use aocu::hash::{Algorithm, ChainLink, CpuEngine, Digest, Engine, Hasher};
-use aocu::sched::chain::{encode_id, first_link, next_link, raw_id};
+use aocu::sched::chain::{first_link, next_link};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use sha2::Digest as _;
@@ -372,18 +373,18 @@ fn verify_batch_flags_exactly_the_wrong_items() {
     assert!(aocu::hash::verify_batch(Algorithm::Sha256, &refs, &[]).is_err());
 }
 
-/// A chain of `n` entries built the way the scheduler builds it (text IDs and links).
-fn scheduler_chain(rng: &mut StdRng, n: usize) -> (String, Vec<(String, String)>) {
+/// A chain of `n` entries built the way the scheduler builds it.
+fn scheduler_chain(rng: &mut StdRng, n: usize) -> (Id, Vec<(Id, Id)>) {
     let mut id = || {
         let mut b = [0u8; 32];
         rng.fill_bytes(&mut b);
-        encode_id(&b)
+        Id::from(b)
     };
     let process = id();
-    let mut entries = vec![(process.clone(), first_link(&process).expect("link"))];
+    let mut entries = vec![(process, first_link(&process))];
     for _ in 1..n {
-        let (prev_id, prev_link) = entries.last().cloned().expect("non-empty");
-        entries.push((id(), next_link(&prev_id, &prev_link).expect("link")));
+        let (prev_id, prev_link) = *entries.last().expect("non-empty");
+        entries.push((id(), next_link(&prev_id, &prev_link)));
     }
     (process, entries)
 }
@@ -394,9 +395,9 @@ fn hash_chains_verify_link_by_link() {
     let (process, entries) = scheduler_chain(&mut rng, 300);
     let raw: Vec<([u8; 32], [u8; 32])> = entries
         .iter()
-        .map(|(id, link)| (raw_id(id).expect("id"), raw_id(link).expect("link")))
+        .map(|(id, link)| (id.into_bytes(), link.into_bytes()))
         .collect();
-    let pid = raw_id(&process).expect("pid");
+    let pid = process.into_bytes();
     let mut links = vec![ChainLink::genesis(&pid, raw[0].1)];
     for w in raw.windows(2) {
         links.push(ChainLink {

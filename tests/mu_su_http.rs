@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aocu::ao::{DataItem, Wallet, b64url, decode_id, sha256};
-use aocu::store::Tag;
+use aocu::ao::Tag;
+use aocu::ao::{DataItem, Id, Wallet, b64url, sha256};
 use common::Server;
 use serde_json::Value;
 
@@ -111,7 +111,14 @@ fn message_item(pid: &str, n: usize) -> DataItem {
     ];
     let anchor = *format!("{n:0>32}").as_bytes().first_chunk::<32>().unwrap();
     let data = format!("return {n}").into_bytes();
-    DataItem::signed(wallet(), decode_id(pid), Some(anchor), tags, data).unwrap()
+    DataItem::signed(
+        wallet(),
+        pid.parse::<Id>().ok().map(Id::into_bytes),
+        Some(anchor),
+        tags,
+        data,
+    )
+    .unwrap()
 }
 
 fn tag_value<'a>(tags: &'a Value, name: &str) -> &'a str {
@@ -135,10 +142,10 @@ fn check_chain(pid: &str, edges: &[Value]) {
         assert_eq!(a["owner"]["address"], wallet().address());
         let link = tag_value(tags, "Hash-Chain").to_string();
         let expected = match &prev {
-            None => b64url(&sha256(&decode_id(pid).unwrap())),
+            None => b64url(&sha256(&pid.parse::<Id>().unwrap().into_bytes())),
             Some((id, hc, _)) => {
-                let mut input = decode_id(id).unwrap().to_vec();
-                input.extend_from_slice(&decode_id(hc).unwrap());
+                let mut input = id.parse::<Id>().unwrap().into_bytes().to_vec();
+                input.extend_from_slice(&hc.parse::<Id>().unwrap().into_bytes());
                 b64url(&sha256(&input))
             }
         };
@@ -351,7 +358,7 @@ fn modules_signed_by_their_publisher_are_kept_as_they_are() {
     let state = tempfile::tempdir().unwrap();
     let server = start(state.path(), &[]);
     let wasm = wat::parse_str("(module)").unwrap();
-    let tags = aocu::ao::module::module_tags(&wasm, &[]);
+    let tags = aocu::ao::module_item::module_tags(&wasm, &[]);
     let item = DataItem::signed(wallet(), None, None, tags, wasm.clone()).unwrap();
     let (status, body) = post(
         server.addr,

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use aocu::ao::{DataItem, Wallet, b64url, b64url_decode, decode_id};
-use aocu::store::Tag;
+use aocu::ao::Tag;
+use aocu::ao::{DataItem, Id, Wallet, b64url, b64url_decode};
 use common::Server;
 use serde_json::Value;
 
@@ -86,7 +86,7 @@ fn tag(name: &str, value: &str) -> Tag {
 /// The AOS module signed by its publisher (the client), so every node stores the same ID.
 fn module_item() -> DataItem {
     let wasm = std::fs::read(AOS).expect("aos-2-pure.wasm");
-    aocu::ao::module::build(
+    aocu::ao::module_item::build(
         a_wallet(),
         wasm,
         &[
@@ -129,7 +129,7 @@ fn eval(server: &Server, pid: &str, code: &str) -> (u16, Value, String) {
     let anchor: [u8; 32] = *b"00000000000000000000000000000042";
     let item = DataItem::signed(
         a_wallet(),
-        decode_id(pid),
+        pid.parse::<Id>().ok().map(Id::into_bytes),
         Some(anchor),
         tags,
         code.as_bytes().to_vec(),

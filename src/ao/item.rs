@@ -9,8 +9,7 @@
 
 use super::deephash::{Chunk, Hash384, deep_hash};
 use super::wallet::{Wallet, address_of};
-use super::{b64url, rsa_pss, sha256, tags};
-use crate::store::Tag;
+use super::{Tag, Tags, avro, b64url, rsa_pss, sha256};
 
 /// Smallest possible binary (arbundles' `MIN_BINARY_SIZE`).
 pub const MIN_BINARY_SIZE: usize = 80;
@@ -137,7 +136,7 @@ pub struct DataItem {
     /// Anchor (32 bytes) when present.
     pub anchor: Option<[u8; 32]>,
     /// Tags, decoded.
-    pub tags: Vec<Tag>,
+    pub tags: Tags,
     /// The tag bytes exactly as signed.
     raw_tags: Vec<u8>,
     /// Payload.
@@ -193,14 +192,14 @@ impl<'a> Cursor<'a> {
 
 /// The Avro tag bytes of `tags`, refused when over ANS-104's limit.
 fn encode_tags(list: &[Tag]) -> Result<Vec<u8>, ItemError> {
-    let raw_tags = tags::encode(list);
-    if raw_tags.len() > tags::MAX_TAG_BYTES {
+    let raw_tags = avro::encode(list);
+    if raw_tags.len() > avro::MAX_TAG_BYTES {
         return Err(malformed(
             "tags",
             format!(
                 "{} tag bytes exceed the limit of {}",
                 raw_tags.len(),
-                tags::MAX_TAG_BYTES
+                avro::MAX_TAG_BYTES
             ),
         ));
     }
@@ -213,7 +212,7 @@ pub fn anchor_from_field(text: &str) -> Option<[u8; 32]> {
     if let Ok(bytes) = <[u8; 32]>::try_from(text.as_bytes()) {
         return Some(bytes);
     }
-    crate::ao::decode_id(text)
+    text.parse::<super::Id>().ok().map(super::Id::into_bytes)
 }
 
 impl DataItem {
@@ -241,17 +240,17 @@ impl DataItem {
         let anchor = c.optional_32("anchor")?;
         let tag_count = c.u64("tag count")?;
         let tag_bytes_len = c.u64("tag bytes length")?;
-        if tag_bytes_len > tags::MAX_TAG_BYTES as u64 {
+        if tag_bytes_len > avro::MAX_TAG_BYTES as u64 {
             return Err(malformed(
                 "tags",
                 format!(
                     "{tag_bytes_len} tag bytes exceed the limit of {}",
-                    tags::MAX_TAG_BYTES
+                    avro::MAX_TAG_BYTES
                 ),
             ));
         }
         let raw_tags = c.take("tags", tag_bytes_len as usize)?.to_vec();
-        let tags = tags::decode(&raw_tags).map_err(|e| malformed("tags", e.0))?;
+        let tags = Tags::from(avro::decode(&raw_tags).map_err(|e| malformed("tags", e.0))?);
         if tags.len() as u64 != tag_count {
             return Err(malformed(
                 "tag count",
@@ -287,9 +286,10 @@ impl DataItem {
         owner: Vec<u8>,
         target: Option<[u8; 32]>,
         anchor: Option<[u8; 32]>,
-        tags: Vec<Tag>,
+        tags: impl Into<Tags>,
         data: Vec<u8>,
     ) -> Result<DataItem, ItemError> {
+        let tags = tags.into();
         let (sig_len, owner_len) = signature_type.lengths();
         if signature.len() != sig_len {
             return Err(malformed(
@@ -321,9 +321,10 @@ impl DataItem {
         wallet: &Wallet,
         target: Option<[u8; 32]>,
         anchor: Option<[u8; 32]>,
-        tags: Vec<Tag>,
+        tags: impl Into<Tags>,
         data: Vec<u8>,
     ) -> Result<DataItem, ItemError> {
+        let tags = tags.into();
         let raw_tags = encode_tags(&tags)?;
         let mut item = DataItem {
             signature_type: SignatureType::Arweave,
@@ -455,14 +456,6 @@ impl DataItem {
     pub fn signature_b64(&self) -> String {
         b64url(&self.signature)
     }
-
-    /// The value of the first tag named `name`.
-    pub fn tag(&self, name: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|t| t.name == name)
-            .map(|t| t.value.as_str())
-    }
 }
 
 #[cfg(test)]
@@ -498,7 +491,7 @@ mod tests {
         assert_eq!(parsed, item);
         assert_eq!(parsed.id().len(), 43);
         assert_eq!(parsed.owner_address(), w.address());
-        assert_eq!(parsed.tag("Type"), Some("Message"));
+        assert_eq!(parsed.tags.get("Type"), Some("Message"));
         assert_eq!(
             parsed.anchor_text().as_deref(),
             Some("00000000000000000000000000001234")

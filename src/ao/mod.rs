@@ -1,18 +1,25 @@
 //! The AO data model on the wire: ANS-104 data items (parse, serialize, IDs, deep hash,
-//! RSA-PSS signatures), their Avro tags, bundles, and Arweave JWK wallets.
+//! RSA-PSS signatures), their tags and IDs, the message fields a process sees, bundles, module
+//! items, and Arweave JWK wallets. Everything above builds on this vocabulary; it builds only on
+//! [`crate::hash`] and [`crate::clock`].
 //!
 //! IDs are `base64url(SHA-256(signature))`: every SHA-256 this module takes goes through
 //! [`sha256`], that is through the node's hasher ([`crate::hash::shared`]), which meters it.
 
+pub mod avro;
 pub mod bundle;
 pub mod deephash;
+pub mod fields;
+pub mod id;
 pub mod item;
-pub mod module;
+pub mod module_item;
 pub mod rsa_pss;
-pub mod tags;
+pub mod tag;
 pub mod wallet;
 
+pub use id::{Id, IdError};
 pub use item::{DataItem, ItemError, SignatureType, anchor_from_field};
+pub use tag::{Tag, Tags};
 pub use wallet::{Jwk, Wallet, WalletError};
 
 use base64::Engine as _;
@@ -31,12 +38,4 @@ pub fn b64url(bytes: &[u8]) -> String {
 /// Decode base64url (padding tolerated, as Arweave tooling sometimes writes it).
 pub fn b64url_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     URL_SAFE_NO_PAD.decode(text.trim_end_matches('='))
-}
-
-/// The 32 bytes behind a 43-character ID.
-pub fn decode_id(id: &str) -> Option<[u8; 32]> {
-    if id.len() != 43 {
-        return None;
-    }
-    b64url_decode(id).ok()?.try_into().ok()
 }

@@ -6,13 +6,13 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::{Value, json};
 
 use super::Outcome;
+use crate::ao::Tags;
 use crate::config::Loaded;
 use crate::wasm::{Evaluation, Limits, MessageInput, ModuleCache, Process, WasmEngine};
 
@@ -63,9 +63,9 @@ pub fn run(loaded: &Loaded, args: &EvalArgs) -> anyhow::Result<Outcome> {
     };
     let env = inputs.first().map(|i| i.1.clone()).unwrap_or(Value::Null);
     let limits = match (&args.memory_limit, &args.compute_limit) {
-        (None, None) => Limits::from_tag_json(
-            &env["Process"]["Tags"],
-            &env["Module"]["Tags"],
+        (None, None) => Limits::from_process_and_module(
+            &Tags::from_json(&env["Process"]["Tags"]),
+            &Tags::from_json(&env["Module"]["Tags"]),
             &loaded.config.node_limits(),
         )?,
         (m, c) => Limits::from_tags(m.as_deref(), c.as_deref(), &loaded.config.node_limits())?,
@@ -129,9 +129,7 @@ fn read_messages(path: &PathBuf) -> anyhow::Result<Vec<(Value, Value)>> {
 }
 
 fn lua_messages(args: &EvalArgs, module_id: &str) -> Vec<(Value, Value)> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    let now = crate::clock::now_ms();
     let env = json!({
         "Process": {
             "Id": PROCESS_ID,

@@ -10,9 +10,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::Outcome;
-use crate::ao::{Wallet, module};
+use crate::ao::Tag;
+use crate::ao::{Wallet, module_item};
 use crate::config::Loaded;
-use crate::store::{Store, Tag};
+use crate::store::Store;
 
 /// `aocu module ...`
 #[derive(Debug, Subcommand)]
@@ -66,14 +67,11 @@ fn add(loaded: &Loaded, args: &AddArgs) -> anyhow::Result<Outcome> {
     let overrides: Vec<Tag> = args
         .tags
         .iter()
-        .map(|(name, value)| Tag {
-            name: name.clone(),
-            value: value.clone(),
-        })
+        .map(|(name, value)| Tag::new(name, value))
         .collect();
-    let item = module::build(&wallet, wasm, &overrides)
+    let item = module_item::build(&wallet, wasm, &overrides)
         .with_context(|| format!("building the module item for {}", args.path.display()))?;
-    let record = module::store(&store, &item).context("storing the module")?;
+    let record = store.put_module_item(&item).context("storing the module")?;
     if args.json {
         let out = serde_json::json!({
             "id": record.id,

@@ -93,6 +93,17 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             .context("starting the executors")?;
         let executors = pool.monitor();
         let sink_meter = meter.clone();
+        let remote = if config.schedulers.is_empty() {
+            None
+        } else {
+            let remote = crate::sched::remote::RemoteSchedulers::new(
+                store.clone(),
+                &config.schedulers,
+                crate::sched::remote::client::RetryPolicy::default(),
+            )
+            .context("configuring the remote schedulers")?;
+            Some(Arc::new(remote))
+        };
         let cu = crate::cu::ComputeUnit::new(
             crate::cu::Context {
                 store: store.clone(),
@@ -108,17 +119,11 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             crate::cu::Settings {
                 eager: config.eager_evaluation,
             },
+            crate::cu::Peers {
+                scheduler: Some(scheduler.clone()),
+                remote,
+            },
         );
-        if !config.schedulers.is_empty() {
-            let remote = crate::sched::remote::RemoteSchedulers::new(
-                store.clone(),
-                &config.schedulers,
-                crate::sched::remote::client::RetryPolicy::default(),
-            )
-            .context("configuring the remote schedulers")?;
-            cu.set_remote_schedulers(Arc::new(remote));
-        }
-        crate::cu::push::start(&cu, scheduler.clone());
         if let Err(e) = cu.catch_up_all() {
             tracing::warn!(error = %e, "cannot list the processes to evaluate at start");
         }

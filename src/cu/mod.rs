@@ -1,6 +1,6 @@
 //! The Compute Unit: evaluates processes from their schedule and keeps their results.
 //!
-//! - [`process`]: what an executor holds per process; evaluation in slot order, results,
+//! - [`held`]: what an executor holds per process; evaluation in slot order, results,
 //!   checkpoints, dry-runs.
 //! - [`message`]: the message and environment JSON a process is fed.
 //! - [`output`]: result shapes as AO's CU answers them.
@@ -11,16 +11,16 @@
 //! - [`push`]: delivery of outbox messages to processes on this node.
 
 pub mod checkpoint;
+pub mod held;
 pub mod message;
 pub mod output;
-pub mod process;
 pub mod push;
 pub mod query;
 pub mod results;
 pub mod unit;
 
-pub use process::{CheckpointEvery, Context, Cost, CostSink, Held};
-pub use unit::{ComputeUnit, Settings, State};
+pub use held::{CheckpointEvery, Context, Cost, CostSink, Held};
+pub use unit::{ComputeUnit, Peers, Settings, State};
 
 use crate::store::StoreError;
 

@@ -10,16 +10,16 @@
 //! by determinism) are not pushed again. Messages to processes this node does not schedule are
 //! left for an external MU (they stay in the result's outbox).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::message::tag;
 use super::{ComputeUnit, Outbox};
-use crate::ao::{DataItem, decode_id};
+use crate::ao::Tag;
+use crate::ao::{DataItem, Id};
 use crate::sched::{NodeScheduler, Scheduler};
-use crate::store::{Store, Tag};
+use crate::store::Store;
 
 /// Tags of an outbox message that the messenger replaces.
 const REPLACED_TAGS: [&str; 5] = [
@@ -30,11 +30,13 @@ const REPLACED_TAGS: [&str; 5] = [
     "Assignments",
 ];
 
-/// Connect `cu`'s outbox to the node scheduler and push until the CU is dropped.
-pub fn start(cu: &Arc<ComputeUnit>, scheduler: Arc<NodeScheduler>) {
+/// Start the messenger of `cu`: the outboxes sent to the returned sink are pushed to the node
+/// scheduler until the CU is dropped.
+pub fn start(
+    cu: Weak<ComputeUnit>,
+    scheduler: Arc<NodeScheduler>,
+) -> mpsc::UnboundedSender<Outbox> {
     let (sink, mut outboxes) = mpsc::unbounded_channel::<Outbox>();
-    cu.set_outbox_sink(sink);
-    let weak = Arc::downgrade(cu);
     tokio::spawn(async move {
         while let Some(outbox) = outboxes.recv().await {
             let sched = match scheduler.get().await {
@@ -44,7 +46,7 @@ pub fn start(cu: &Arc<ComputeUnit>, scheduler: Arc<NodeScheduler>) {
                     continue;
                 }
             };
-            let Some(cu) = weak.upgrade() else { break };
+            let Some(cu) = cu.upgrade() else { break };
             let store = cu.store().clone();
             let pushed = tokio::task::spawn_blocking(move || push(&sched, &store, &outbox)).await;
             match pushed {
@@ -57,6 +59,7 @@ pub fn start(cu: &Arc<ComputeUnit>, scheduler: Arc<NodeScheduler>) {
             }
         }
     });
+    sink
 }
 
 /// Push the messages of one outbox that go to processes on this node; returns their targets.
@@ -79,7 +82,7 @@ pub fn push(sched: &Scheduler, store: &Store, outbox: &Outbox) -> Vec<String> {
         let Some(target) = message.get("Target").and_then(Value::as_str) else {
             continue;
         };
-        let Some(raw_target) = decode_id(target) else {
+        let Ok(raw_target) = target.parse::<Id>() else {
             continue;
         };
         match store.process(target) {
@@ -93,7 +96,7 @@ pub fn push(sched: &Scheduler, store: &Store, outbox: &Outbox) -> Vec<String> {
         let item = match item_for(
             sched,
             message,
-            raw_target,
+            raw_target.into_bytes(),
             &outbox.process,
             &from_module,
             &pushed_for,
@@ -119,23 +122,23 @@ pub fn push(sched: &Scheduler, store: &Store, outbox: &Outbox) -> Vec<String> {
 
 /// The sender's module and the `Pushed-For` of this outbox: the evaluated message's own
 /// `Pushed-For` when it was itself pushed, else its ID.
-fn origin(store: &Store, outbox: &Outbox) -> Result<(String, String), String> {
+fn origin(store: &Store, outbox: &Outbox) -> Result<(String, String), PushError> {
     let record = store
-        .process(&outbox.process)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("process {} is gone", outbox.process))?;
-    let evaluated = store
-        .messages(&outbox.process, outbox.slot, outbox.slot, 1)
-        .map_err(|e| e.to_string())?;
-    let tags: Vec<Tag> = evaluated
+        .process(&outbox.process)?
+        .ok_or_else(|| PushError::ProcessGone(outbox.process.clone()))?;
+    let evaluated = store.messages(&outbox.process, outbox.slot, outbox.slot, 1)?;
+    let tags: crate::ao::Tags = evaluated
         .first()
         .and_then(|m| m.message.get("Tags"))
         .and_then(|t| serde_json::from_value(t.clone()).ok())
         .unwrap_or_default();
-    let pushed_for = tag(&tags, "Pushed-For")
+    let pushed_for = tags
+        .get("Pushed-For")
         .map(str::to_string)
         .unwrap_or_else(|| outbox.message.clone());
-    let module = tag(&record.tags, "Module")
+    let module = record
+        .tags
+        .get("Module")
         .map(str::to_string)
         .unwrap_or(record.module);
     Ok((module, pushed_for))
@@ -148,7 +151,7 @@ fn item_for(
     from_process: &str,
     from_module: &str,
     pushed_for: &str,
-) -> Result<DataItem, String> {
+) -> Result<DataItem, crate::ao::ItemError> {
     let mut tags: Vec<Tag> = message
         .get("Tags")
         .and_then(Value::as_array)
@@ -160,10 +163,7 @@ fn item_for(
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
-                    Some(Tag {
-                        name: name.to_string(),
-                        value,
-                    })
+                    Some(Tag::new(name, value))
                 })
                 .filter(|t| !REPLACED_TAGS.contains(&t.name.as_str()))
                 .collect()
@@ -176,10 +176,7 @@ fn item_for(
         ("From-Module", from_module),
         ("Pushed-For", pushed_for),
     ] {
-        tags.push(Tag {
-            name: name.to_string(),
-            value: value.to_string(),
-        });
+        tags.push(Tag::new(name, value));
     }
     let anchor = message.get("Anchor").and_then(Value::as_str).and_then(|a| {
         a.as_bytes()
@@ -192,5 +189,16 @@ fn item_for(
         Some(Value::String(s)) => s.clone().into_bytes(),
         Some(other) => other.to_string().into_bytes(),
     };
-    DataItem::signed(sched.wallet(), Some(target), anchor, tags, data).map_err(|e| e.to_string())
+    DataItem::signed(sched.wallet(), Some(target), anchor, tags, data)
+}
+
+/// Why an outbox could not be pushed.
+#[derive(Debug, thiserror::Error)]
+enum PushError {
+    /// The sender's record is no longer in the store.
+    #[error("process {0} is gone")]
+    ProcessGone(String),
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }

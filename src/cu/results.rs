@@ -150,7 +150,7 @@ mod tests {
                         owner: "O".into(),
                         module: "M".into(),
                         scheduler: "S".into(),
-                        tags: vec![],
+                        tags: Default::default(),
                         next_slot: slot + 1,
                         last_message_id: format!("m{slot}"),
                         last_hash_chain: String::new(),

@@ -3,20 +3,23 @@
 //! and answers the CU API from the store.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-use super::process::{Context, Held};
+use super::held::{Context, Held};
 use super::query::ResultsQuery;
 use super::results;
 use super::{CuError, Outbox};
+use crate::ao::Id;
 use crate::exec::{ExecError, Pool, Shard};
+use crate::sched::NodeScheduler;
 use crate::sched::remote::{RemoteError, RemoteSchedulers};
 use crate::store::{ProcessRecord, Store};
 
-/// Options of a Compute Unit (config keys `eager-evaluation`, `checkpoint-every-*`).
+/// Options of a Compute Unit (config key `eager-evaluation`; the checkpoint cadence,
+/// `checkpoint-every-*`, is in [`Context::checkpoints`](super::Context)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     /// Evaluate newly scheduled messages in the background instead of waiting for a read.
@@ -28,7 +31,7 @@ pub struct Settings {
 pub struct State {
     /// The last evaluated slot (`None`: nothing evaluated, the fresh memory).
     pub slot: Option<u64>,
-    /// Its timestamp and block height.
+    /// Its timestamp (ms; 0 when nothing was evaluated).
     pub timestamp: u64,
     /// Its block height.
     pub block_height: u64,
@@ -43,9 +46,20 @@ pub struct ComputeUnit {
     settings: Settings,
     /// Processes with a background evaluation queued (so a burst queues one, not many).
     pending: Mutex<HashSet<String>>,
-    outbox: Mutex<Option<mpsc::UnboundedSender<Outbox>>>,
+    /// Where the outbox of every newly evaluated message goes (the messenger), if anywhere.
+    outbox: Option<mpsc::UnboundedSender<Outbox>>,
     /// Remote SUs whose processes this CU mirrors and evaluates (none: only this node's).
-    remote: OnceLock<Arc<RemoteSchedulers>>,
+    remote: Option<Arc<RemoteSchedulers>>,
+}
+
+/// What a Compute Unit talks to besides its store and executors.
+#[derive(Debug, Default)]
+pub struct Peers {
+    /// The node's scheduler: outbox messages to processes it schedules are signed and
+    /// scheduled on it, as AO's MU does (`None`: outboxes stay in the results).
+    pub scheduler: Option<Arc<NodeScheduler>>,
+    /// Remote SUs whose processes this CU mirrors (`None`: only this node's processes).
+    pub remote: Option<Arc<RemoteSchedulers>>,
 }
 
 impl std::fmt::Debug for ComputeUnit {
@@ -58,15 +72,24 @@ impl std::fmt::Debug for ComputeUnit {
 }
 
 impl ComputeUnit {
-    /// A Compute Unit evaluating on `pool`.
-    pub fn new(ctx: Context, pool: Pool<Held>, settings: Settings) -> Arc<ComputeUnit> {
-        Arc::new(ComputeUnit {
+    /// A Compute Unit evaluating on `pool`, pushing outboxes to `peers.scheduler` and
+    /// mirroring `peers.remote`. With a scheduler it must be called inside a tokio runtime (the
+    /// messenger is a task of it).
+    pub fn new(
+        ctx: Context,
+        pool: Pool<Held>,
+        settings: Settings,
+        peers: Peers,
+    ) -> Arc<ComputeUnit> {
+        Arc::new_cyclic(|unit| ComputeUnit {
             ctx: Arc::new(ctx),
             pool,
             settings,
             pending: Mutex::new(HashSet::new()),
-            outbox: Mutex::new(None),
-            remote: OnceLock::new(),
+            outbox: peers
+                .scheduler
+                .map(|scheduler| super::push::start(unit.clone(), scheduler)),
+            remote: peers.remote,
         })
     }
 
@@ -85,22 +108,13 @@ impl ComputeUnit {
         self.settings
     }
 
-    /// Send the outbox of every newly evaluated message to `sink` (the messenger that pushes
-    /// messages to processes on this node).
-    pub fn set_outbox_sink(&self, sink: mpsc::UnboundedSender<Outbox>) {
-        *self.outbox.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
-    }
-
-    /// Read the schedules of processes that `remote` SUs keep (set once, at start).
-    pub fn set_remote_schedulers(&self, remote: Arc<RemoteSchedulers>) {
-        if self.remote.set(remote).is_err() {
-            tracing::warn!("remote schedulers were already set; the new ones are ignored");
-        }
-    }
-
-    /// Evaluate `process_id` up to slot `to` (inclusive; `None`: its latest slot). Returns the
+    /// Evaluate `process` up to slot `to` (inclusive; `None`: its latest slot). Returns the
     /// next slot to evaluate.
-    pub async fn evaluate_to(&self, process_id: &str, to: Option<u64>) -> Result<u64, CuError> {
+    pub async fn evaluate_to(&self, process: &Id, to: Option<u64>) -> Result<u64, CuError> {
+        self.advance(&process.to_string(), to).await
+    }
+
+    async fn advance(&self, process_id: &str, to: Option<u64>) -> Result<u64, CuError> {
         let to = match to {
             Some(slot) => slot,
             None => self.latest_slot(process_id).await?,
@@ -145,7 +159,7 @@ impl ComputeUnit {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&pid);
-            if let Err(e) = cu.evaluate_to(&pid, None).await {
+            if let Err(e) = cu.advance(&pid, None).await {
                 tracing::warn!(process = %pid, error = %e, "background evaluation failed");
             }
         });
@@ -163,7 +177,8 @@ impl ComputeUnit {
     }
 
     /// `GET /result/{message}?process-id=`: the result of a message, evaluating up to it.
-    pub async fn result(&self, process_id: &str, message_id: &str) -> Result<Value, CuError> {
+    pub async fn result(&self, process: &Id, message: &Id) -> Result<Value, CuError> {
+        let (process_id, message_id) = (&process.to_string(), &message.to_string());
         let slot = match self.ctx.store.slot_of(message_id, process_id)? {
             Some(slot) => slot,
             None => {
@@ -181,7 +196,7 @@ impl ComputeUnit {
         if let Some(stored) = self.ctx.store.result(process_id, slot)? {
             return Ok(stored.result);
         }
-        self.evaluate_to(process_id, Some(slot)).await?;
+        self.advance(process_id, Some(slot)).await?;
         self.ctx
             .store
             .result(process_id, slot)?
@@ -194,7 +209,8 @@ impl ComputeUnit {
     }
 
     /// The result stored at a slot, evaluating up to it (`/{pid}~process@1.0/compute`).
-    pub async fn result_at(&self, process_id: &str, slot: u64) -> Result<Value, CuError> {
+    pub async fn result_at(&self, process: &Id, slot: u64) -> Result<Value, CuError> {
+        let process_id = &process.to_string();
         if let Some(stored) = self.ctx.store.result(process_id, slot)? {
             return Ok(stored.result);
         }
@@ -209,7 +225,7 @@ impl ComputeUnit {
         if let Some(stored) = self.ctx.store.result(process_id, slot)? {
             return Ok(stored.result);
         }
-        self.evaluate_to(process_id, Some(slot)).await?;
+        self.advance(process_id, Some(slot)).await?;
         self.ctx
             .store
             .result(process_id, slot)?
@@ -218,25 +234,23 @@ impl ComputeUnit {
     }
 
     /// `GET /results/{process}`: a page of results, after evaluating up to the range's end.
-    pub async fn results(&self, process_id: &str, query: &ResultsQuery) -> Result<Value, CuError> {
+    pub async fn results(&self, process: &Id, query: &ResultsQuery) -> Result<Value, CuError> {
+        let process_id = &process.to_string();
         let record = self.record(process_id).await?;
         let store = &self.ctx.store;
         let range = results::slot_range(store, process_id, record.next_slot, query)?;
         if let Some((_, hi)) = range
             && store.result(process_id, hi)?.is_none()
         {
-            self.evaluate_to(process_id, Some(hi)).await?;
+            self.advance(process_id, Some(hi)).await?;
         }
         Ok(results::page(store, process_id, range, query)?)
     }
 
     /// `POST /dry-run?process-id=`: evaluate `body` on the latest state; nothing persists and
     /// the state stays as if it never happened.
-    pub async fn dry_run(
-        &self,
-        process_id: &str,
-        body: Map<String, Value>,
-    ) -> Result<Value, CuError> {
+    pub async fn dry_run(&self, process: &Id, body: Map<String, Value>) -> Result<Value, CuError> {
+        let process_id = &process.to_string();
         let to = self.latest_slot(process_id).await?;
         let ctx = self.ctx.clone();
         let pid = process_id.to_string();
@@ -256,7 +270,8 @@ impl ComputeUnit {
     }
 
     /// `GET /state/{process}`: the memory after the latest slot.
-    pub async fn state(&self, process_id: &str) -> Result<State, CuError> {
+    pub async fn state(&self, process: &Id) -> Result<State, CuError> {
+        let process_id = &process.to_string();
         let to = self.latest_slot(process_id).await?;
         let ctx = self.ctx.clone();
         let pid = process_id.to_string();
@@ -322,7 +337,7 @@ impl ComputeUnit {
     /// The process record: brought up to date from its remote SU first when it has one, or
     /// discovered there when this node does not know it yet.
     async fn record(&self, process_id: &str) -> Result<ProcessRecord, CuError> {
-        if let Some(remote) = self.remote.get()
+        if let Some(remote) = &self.remote
             && let Some(record) = remote.sync(process_id).await.map_err(remote_error)?
         {
             return Ok(record);
@@ -337,8 +352,7 @@ impl ComputeUnit {
         if outboxes.is_empty() {
             return;
         }
-        let sink = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(sink) = sink.as_ref() {
+        if let Some(sink) = &self.outbox {
             for outbox in outboxes {
                 if sink.send(outbox).is_err() {
                     tracing::warn!("the outbox messenger is gone; outbox messages are not pushed");

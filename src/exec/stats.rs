@@ -1,5 +1,5 @@
 //! Per-executor counters, written by the executor thread with relaxed atomics and read by
-//! anyone (`~meta@1.0`, `/metrics`) without stopping the executors.
+//! anyone (`~meta@1.0/info/executors`) without stopping the executors.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};

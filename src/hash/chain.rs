@@ -4,7 +4,7 @@
 //! entry `Hash-Chain_n = b64url(SHA-256(raw(id_{n-1}) ‖ raw(Hash-Chain_{n-1})))`, and the first
 //! entry of a process `b64url(SHA-256(raw(process_id)))`. Which ID is "the previous one" is the
 //! caller's business (the SU uses the previous *assignment*'s ID): a [`ChainLink`] takes the
-//! bytes it is given. Text IDs and links become bytes with [`crate::sched::chain::raw_id`].
+//! bytes it is given. Text IDs and links become bytes by parsing them as [`crate::ao::Id`].
 
 use std::convert::Infallible;
 

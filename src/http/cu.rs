@@ -23,6 +23,7 @@ use serde_json::{Map, Value, json};
 
 use super::response::{self, ApiError, HttpResponse};
 use super::{NodeState, percent_decode};
+use crate::ao::Id;
 use crate::cu::query::{self, InvalidInput, ResultsQuery};
 use crate::cu::{ComputeUnit, CuError};
 
@@ -59,25 +60,18 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Whether `text` is a 43-character base64url ID.
-pub fn is_id(text: &str) -> bool {
-    text.len() == 43
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// A required ID: 400 naming `field` when absent or malformed.
-fn require_id<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, ApiError> {
-    match value {
-        None => Err(ApiError::bad_request(format!(
+/// A required ID, parsed here once: 400 naming `field` when absent or malformed.
+fn require_id(value: Option<&str>, field: &str) -> Result<Id, ApiError> {
+    let Some(text) = value else {
+        return Err(ApiError::bad_request(format!(
             "{field}: a {field} is required"
-        ))),
-        Some(id) if is_id(id) => Ok(id),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "{field}: `{other}` is not a 43-character base64url ID"
-        ))),
-    }
+        )));
+    };
+    text.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "{field}: `{text}` is not a 43-character base64url ID"
+        ))
+    })
 }
 
 fn cu(state: &NodeState) -> Result<&Arc<ComputeUnit>, ApiError> {
@@ -136,7 +130,7 @@ pub async fn root(state: &NodeState) -> Result<HttpResponse, ApiError> {
         allow: None,
     })?;
     Ok(response::json(
-        &json!({ "address": scheduler.address(), "timestamp": crate::sched::now_ms() }),
+        &json!({ "address": scheduler.address(), "timestamp": crate::clock::now_ms() }),
     ))
 }
 
@@ -150,7 +144,7 @@ pub async fn result(
     let message = require_id(Some(message), "message")?;
     let process = require_id(param(&params, "process-id"), "process-id")?;
     let result = cu(state)?
-        .result(process, message)
+        .result(&process, &message)
         .await
         .map_err(api_error)?;
     Ok(response::json(&result))
@@ -166,7 +160,7 @@ pub async fn results(
     let params = query_params(req.uri().query())?;
     let query = ResultsQuery::parse(&params).map_err(invalid)?;
     let page = cu(state)?
-        .results(process, &query)
+        .results(&process, &query)
         .await
         .map_err(api_error)?;
     Ok(response::json(&page))
@@ -175,7 +169,7 @@ pub async fn results(
 /// `POST /dry-run?process-id=` with the message as JSON.
 pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
     let params = query_params(req.uri().query())?;
-    let process = require_id(param(&params, "process-id"), "process-id")?.to_string();
+    let process = require_id(param(&params, "process-id"), "process-id")?;
     if let Some(to) = param(&params, "to") {
         require_id(Some(to), "to")?;
     }
@@ -192,7 +186,7 @@ pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpRe
 /// message in `Last-Timestamp`, `Last-Ordinate` (its slot) and `Last-Block-Height`.
 pub async fn state(state: &NodeState, process: &str) -> Result<HttpResponse, ApiError> {
     let process = require_id(Some(process), "process")?;
-    let memory = cu(state)?.state(process).await.map_err(api_error)?;
+    let memory = cu(state)?.state(&process).await.map_err(api_error)?;
     let mut response = response::with_body(
         StatusCode::OK,
         "application/octet-stream",
@@ -225,7 +219,7 @@ pub async fn cron(
     let cu = cu(state)?;
     if cu
         .store()
-        .process(process)
+        .process(&process.to_string())
         .map_err(|e| api_error(e.into()))?
         .is_none()
     {
@@ -291,12 +285,16 @@ pub async fn process_device(
     let slot = match path {
         ProcessPath::Compute(slot) => slot,
         ProcessPath::Now => {
-            let next = cu.evaluate_to(process, None).await.map_err(api_error)?;
+            let next = cu.evaluate_to(&process, None).await.map_err(api_error)?;
             next.saturating_sub(1)
         }
     };
-    let result = cu.result_at(process, slot).await.map_err(api_error)?;
-    Ok(response::json(&ao_core_results(process, slot, &result)))
+    let result = cu.result_at(&process, slot).await.map_err(api_error)?;
+    Ok(response::json(&ao_core_results(
+        &process.to_string(),
+        slot,
+        &result,
+    )))
 }
 
 /// A result in the shape of HyperBEAM's process state after a slot (`dev_json_iface`): the
@@ -380,13 +378,13 @@ mod tests {
     #[test]
     fn ids_are_checked_and_named() {
         let id = "A".repeat(43);
-        assert_eq!(require_id(Some(&id), "process-id").unwrap(), id);
+        assert_eq!(require_id(Some(&id), "process-id").unwrap().to_string(), id);
         let err = require_id(None, "process-id").unwrap_err();
         assert!(err.message.starts_with("process-id:"), "{}", err.message);
         let err = require_id(Some("short"), "message").unwrap_err();
         assert!(err.message.starts_with("message:"), "{}", err.message);
-        assert!(!is_id(&"A".repeat(42)));
-        assert!(!is_id(&format!("{}!", "A".repeat(42))));
+        assert!(require_id(Some(&"A".repeat(42)), "to").is_err());
+        assert!(require_id(Some(&format!("{}!", "A".repeat(42))), "to").is_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::ao::Id;
 use crate::exec::PoolMonitor;
 use crate::hw::Hardware;
 use crate::hw::profile::Match;
@@ -124,66 +125,70 @@ async fn handle(state: Arc<NodeState>, req: Request<Incoming>) -> HttpResponse {
 pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
     let segments = path_segments(req.uri().path())?;
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match segments.as_slice() {
-        ["~meta@1.0", rest @ ..] => {
+    // The SU read API is keyed by an ID in the first segment: parse it once, here.
+    let leading_id = segments.first().and_then(|s| s.parse::<Id>().ok());
+    match (segments.as_slice(), leading_id) {
+        (["~meta@1.0", rest @ ..], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             meta::get(state, rest)
         }
-        ["graphql"] => gateway::graphql(state, req).await,
-        ["raw", id] => {
+        (["graphql"], _) => gateway::graphql(state, req).await,
+        (["raw", id], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             gateway::raw(state, id, req.method() == Method::HEAD).await
         }
-        ["healthcheck"] => {
+        (["healthcheck"], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             Ok(response::json(&serde_json::json!({ "status": "ok" })))
         }
         // MU ingest. `GET /` belongs to the CU.
-        [] if req.method() == Method::POST => mu::post(state, req).await,
-        ["~module@1.0"] => {
+        ([], _) if req.method() == Method::POST => mu::post(state, req).await,
+        (["~module@1.0"], _) => {
             require_method(&req, &[Method::POST], "POST")?;
             mu::post_module(state, req).await
         }
         // SU read API.
-        ["timestamp"] => {
+        (["timestamp"], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             Ok(su::timestamp(state))
         }
-        ["processes", id] => {
+        (["processes", id], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             su::process(state, id).await
         }
-        [id, "latest"] if su::is_id(id) => {
+        ([_, "latest"], Some(id)) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
-            su::latest(state, id).await
+            su::latest(state, &id).await
         }
-        [id] if su::is_id(id) => {
+        ([_], Some(id)) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
-            su::read(state, id, &req).await
+            su::read(state, &id, &req).await
         }
         // The CU API (AO's legacy CU) and AO-Core process paths.
-        [] if req.method() == Method::GET || req.method() == Method::HEAD => cu::root(state).await,
-        ["result", message] => {
+        ([], _) if req.method() == Method::GET || req.method() == Method::HEAD => {
+            cu::root(state).await
+        }
+        (["result", message], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             cu::result(state, message, &req).await
         }
-        ["results", process] => {
+        (["results", process], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             cu::results(state, process, &req).await
         }
-        ["dry-run"] => {
+        (["dry-run"], _) => {
             require_method(&req, &[Method::POST], "POST")?;
             cu::dry_run(state, req).await
         }
-        ["state", process] => {
+        (["state", process], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             cu::state(state, process).await
         }
-        ["cron", process] => {
+        (["cron", process], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             cu::cron(state, process, &req).await
         }
-        [first, rest @ ..] if !rest.is_empty() && first.ends_with(cu::PROCESS_DEVICE) => {
+        ([first, rest @ ..], _) if !rest.is_empty() && first.ends_with(cu::PROCESS_DEVICE) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             let process = &first[..first.len() - cu::PROCESS_DEVICE.len()];
             cu::process_device(state, process, rest, &req).await

@@ -2,7 +2,7 @@
 //! data item as the body. The item is verified, then scheduled (spawn or message) and committed
 //! durably before the answer, which is the MU's: `202 {"message": "Processing DataItem",
 //! "id": <item id>}`. A bad item is a 400 naming the reason; nothing is stored.
-//! Also `POST /~module@1.0` (see [`crate::ao::module`]).
+//! Also `POST /~module@1.0` (see [`crate::ao::module_item`]).
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
@@ -10,10 +10,10 @@ use serde_json::json;
 
 use super::response::{self, ApiError, HttpResponse};
 use super::{NodeState, read_body};
-use crate::ao::module::{self, ModuleError};
+use crate::ao::Tag;
+use crate::ao::module_item::{self, ModuleError};
 use crate::ao::{DataItem, ItemError};
 use crate::sched::SchedError;
-use crate::store::Tag;
 
 /// `POST /`: schedule a signed data item.
 pub async fn post(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
@@ -45,35 +45,45 @@ pub async fn post_module(
 ) -> Result<HttpResponse, ApiError> {
     let overrides: Vec<Tag> = super::su::query_pairs(req.uri().query().unwrap_or(""))?
         .into_iter()
-        .map(|(name, value)| Tag { name, value })
+        .map(|(name, value)| Tag::new(name, value))
         .collect();
     let body = read_body(req, state.max_body_bytes).await?;
     let scheduler = state.scheduler.get().await.map_err(sched_error)?.clone();
     let record = tokio::task::spawn_blocking(move || {
-        let item = if body.starts_with(b"\0asm") {
-            module::build(scheduler.wallet(), body.to_vec(), &overrides)?
-        } else {
-            if !overrides.is_empty() {
-                return Err(ModuleError::Invalid(
-                    "tags in the query apply to raw WASM only; a signed item carries its own"
-                        .into(),
-                ));
-            }
-            let item = DataItem::parse(&body)?;
-            module::check_signed(&item)?;
-            item
-        };
-        module::store(scheduler.store(), &item)
+        let item = module_from(&scheduler, &body, &overrides).map_err(module_error)?;
+        scheduler
+            .store()
+            .put_module_item(&item)
+            .map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
-    .map_err(|e| ApiError::internal(format!("module task failed: {e}")))?
-    .map_err(module_error)?;
+    .map_err(|e| ApiError::internal(format!("module task failed: {e}")))??;
     Ok(response::json(&json!({
         "id": record.id,
         "owner": record.owner,
         "tags": record.tags,
         "size": record.size,
     })))
+}
+
+/// The module item of a `POST /~module@1.0` body: raw WASM signed here with `overrides`, or
+/// the publisher's signed item, checked.
+fn module_from(
+    scheduler: &crate::sched::Scheduler,
+    body: &[u8],
+    overrides: &[Tag],
+) -> Result<DataItem, ModuleError> {
+    if body.starts_with(b"\0asm") {
+        return module_item::build(scheduler.wallet(), body.to_vec(), overrides);
+    }
+    if !overrides.is_empty() {
+        return Err(ModuleError::Invalid(
+            "tags in the query apply to raw WASM only; a signed item carries its own".into(),
+        ));
+    }
+    let item = DataItem::parse(body)?;
+    module_item::check_signed(&item)?;
+    Ok(item)
 }
 
 fn item_error(e: ItemError) -> ApiError {
@@ -87,7 +97,6 @@ fn module_error(e: ModuleError) -> ApiError {
     match e {
         ModuleError::Invalid(m) => ApiError::bad_request(m),
         ModuleError::Item(e) => item_error(e),
-        ModuleError::Store(e) => ApiError::internal(e.to_string()),
     }
 }
 

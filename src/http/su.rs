@@ -9,20 +9,13 @@ use hyper::body::Incoming;
 
 use super::response::{self, ApiError, HttpResponse};
 use super::{NodeState, percent_decode};
+use crate::ao::Id;
 use crate::sched::su_api::{self, PageQuery, SuError};
-
-/// Whether a path segment is a 43-character base64url ID.
-pub fn is_id(segment: &str) -> bool {
-    segment.len() == 43
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
 
 /// `GET /timestamp`.
 pub fn timestamp(state: &NodeState) -> HttpResponse {
     response::json(&su_api::timestamp(
-        crate::sched::now_ms(),
+        crate::clock::now_ms(),
         state.block_height,
     ))
 }
@@ -35,7 +28,7 @@ pub async fn process(state: &NodeState, id: &str) -> Result<HttpResponse, ApiErr
 }
 
 /// `GET /{id}/latest`.
-pub async fn latest(state: &NodeState, id: &str) -> Result<HttpResponse, ApiError> {
+pub async fn latest(state: &NodeState, id: &Id) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
     let id = id.to_string();
     blocking(move || su_api::latest(&store, &id)).await
@@ -45,9 +38,10 @@ pub async fn latest(state: &NodeState, id: &str) -> Result<HttpResponse, ApiErro
 /// the process `id`.
 pub async fn read(
     state: &NodeState,
-    id: &str,
+    id: &Id,
     req: &Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = id.to_string();
     let params = query_pairs(req.uri().query().unwrap_or(""))?;
     let get = |name: &str| {
         params
@@ -64,7 +58,6 @@ pub async fn read(
     };
     let process_id = get("process-id").filter(|p| *p != id).map(str::to_string);
     let store = state.store.clone();
-    let id = id.to_string();
     blocking(move || match process_id {
         Some(pid) => su_api::message(&store, &pid, &id),
         None => su_api::page(&store, &id, &query),

@@ -26,11 +26,10 @@ pub mod su_api;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::ao::{DataItem, Wallet, b64url, bundle};
-use crate::cu::message::item_fields;
-use crate::store::{Assignment, ProcessRecord, ScheduledMessage, Store, StoreError, Tag};
+use crate::ao::Tag;
+use crate::ao::{DataItem, Id, Wallet, bundle};
+use crate::store::{Assignment, ProcessRecord, ScheduledMessage, Store, StoreError};
 
 /// Scheduling failed. Everything but `Store` and `Sign` is the sender's fault (4xx).
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +55,7 @@ pub enum SchedError {
     },
     /// An ID is malformed.
     #[error(transparent)]
-    BadId(#[from] chain::BadId),
+    BadId(#[from] crate::ao::IdError),
     /// Signing the assignment failed (a node fault).
     #[error("signing the assignment: {0}")]
     Sign(String),
@@ -124,12 +123,13 @@ impl Scheduler {
     pub fn spawn(&self, item: &DataItem) -> Result<ScheduledMessage, SchedError> {
         let pid = item.id();
         let module = item
-            .tag("Module")
+            .tags
+            .get("Module")
             .ok_or_else(|| {
                 invalid("Required Module and Scheduler tags for Process type not present")
             })?
             .to_string();
-        let scheduler = item.tag("Scheduler").ok_or_else(|| {
+        let scheduler = item.tags.get("Scheduler").ok_or_else(|| {
             invalid("Required Module and Scheduler tags for Process type not present")
         })?;
         if scheduler != self.address() {
@@ -148,8 +148,8 @@ impl Scheduler {
         if self.store.process(&pid)?.is_some() {
             return Err(SchedError::ProcessExists(pid));
         }
-        let link = chain::first_link(&pid)?;
-        let timestamp = now_ms();
+        let link = chain::first_link(&Id::from(item.raw_id())).to_string();
+        let timestamp = crate::clock::now_ms();
         let assignment = self.assignment(&pid, None, 0, &link, timestamp)?;
         let record = ProcessRecord {
             id: pid.clone(),
@@ -206,8 +206,12 @@ impl Scheduler {
         }
         let slot = record.next_slot;
         // The SU links the previous *assignment* (kept in `last_message_id`).
-        let link = chain::next_link(&record.last_message_id, &record.last_hash_chain)?;
-        let timestamp = now_ms().max(record.last_timestamp + 1);
+        let link = chain::next_link(
+            &record.last_message_id.parse()?,
+            &record.last_hash_chain.parse()?,
+        )
+        .to_string();
+        let timestamp = crate::clock::now_ms().max(record.last_timestamp + 1);
         let assignment = self.assignment(&pid, Some(&id), slot, &link, timestamp)?;
         record.next_slot += 1;
         record.last_message_id = assignment.id();
@@ -243,18 +247,18 @@ impl Scheduler {
         timestamp: u64,
     ) -> Result<DataItem, SchedError> {
         let mut tags = vec![
-            tag("Process", process),
-            tag("Epoch", "0"),
-            tag("Nonce", &nonce.to_string()),
-            tag("Hash-Chain", hash_chain),
-            tag("Block-Height", &format!("{:0>12}", self.block_height)),
-            tag("Timestamp", &timestamp.to_string()),
-            tag("Data-Protocol", "ao"),
-            tag("Type", "Assignment"),
-            tag("Variant", "ao.TN.1"),
+            Tag::new("Process", process),
+            Tag::new("Epoch", "0"),
+            Tag::new("Nonce", nonce.to_string()),
+            Tag::new("Hash-Chain", hash_chain),
+            Tag::new("Block-Height", format!("{:0>12}", self.block_height)),
+            Tag::new("Timestamp", timestamp.to_string()),
+            Tag::new("Data-Protocol", "ao"),
+            Tag::new("Type", "Assignment"),
+            Tag::new("Variant", "ao.TN.1"),
         ];
         if let Some(id) = message {
-            tags.push(tag("Message", id));
+            tags.push(Tag::new("Message", id));
         }
         let mut anchor = [0u8; 32];
         rsa::rand_core::RngCore::fill_bytes(&mut rsa::rand_core::OsRng, &mut anchor);
@@ -280,23 +284,9 @@ impl Scheduler {
                 block_height: self.block_height,
                 hash_chain,
             },
-            message: message_fields(item),
+            message: crate::ao::fields::message_fields(item),
         }
     }
-}
-
-/// The fields a process sees of an item (`Id`, `Signature`, `Owner`, `From`, `Target`,
-/// `Anchor`, `Tags`, `Data`), data as text the way the SU serves it.
-pub fn message_fields(item: &DataItem) -> serde_json::Value {
-    item_fields(
-        &item.id(),
-        &item.owner_address(),
-        Some(&item.signature_b64()),
-        item.target_id().as_deref(),
-        item.anchor_text().as_deref(),
-        &item.tags,
-        serde_json::Value::String(String::from_utf8_lossy(&item.data).into_owned()),
-    )
 }
 
 /// The SU's checks on every item: a `Data-Protocol` tag, and no `+link` tags.
@@ -336,13 +326,6 @@ fn type_tag(item: &DataItem) -> Result<&str, SchedError> {
 
 fn invalid(message: impl Into<String>) -> SchedError {
     SchedError::Invalid(message.into())
-}
-
-fn tag(name: &str, value: &str) -> Tag {
-    Tag {
-        name: name.to_string(),
-        value: value.to_string(),
-    }
 }
 
 /// The node's scheduler, ready once its wallet is loaded — or generated, which takes seconds,
@@ -397,18 +380,6 @@ impl NodeScheduler {
 
 /// The block height the embedded scheduler reports: the node follows no Arweave chain.
 pub const BLOCK_HEIGHT: u64 = 0;
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Base64url of 32 bytes (re-exported for tests and callers building IDs).
-pub fn encode_id(bytes: &[u8; 32]) -> String {
-    b64url(bytes)
-}
 
 #[cfg(test)]
 mod tests;

@@ -87,7 +87,8 @@ pub fn entry(store: &Store, process: &str, slot: u64) -> Result<Option<Entry>, S
     let item = items.pop().ok_or_else(|| corrupt("empty".into()))?;
     let assignment = items.pop().ok_or_else(|| corrupt("empty".into()))?;
     let timestamp = assignment
-        .tag("Timestamp")
+        .tags
+        .get("Timestamp")
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| corrupt("assignment has no Timestamp tag".into()))?;
     Ok(Some(Entry {
@@ -224,7 +225,7 @@ pub fn process(store: &Store, process: &str) -> Result<Value, SuError> {
     let item = &e.item;
     Ok(json!({
         "process_id": item.id(),
-        "block": e.assignment.tag("Block-Height").unwrap_or_default(),
+        "block": e.assignment.tags.get("Block-Height").unwrap_or_default(),
         "owner": owner(item),
         "tags": item.tags,
         "timestamp": e.timestamp,

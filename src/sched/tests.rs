@@ -1,6 +1,7 @@
 use std::sync::OnceLock;
 
 use super::*;
+use crate::ao::Tags;
 use crate::store::ModuleRecord;
 use serde_json::Value;
 
@@ -11,19 +12,19 @@ fn wallet() -> Arc<Wallet> {
 }
 
 fn t(name: &str, value: &str) -> Tag {
-    tag(name, value)
+    Tag::new(name, value)
 }
 
 fn setup() -> (tempfile::TempDir, Scheduler, String) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let module = encode_id(&[42; 32]);
+    let module = crate::ao::b64url(&[42; 32]);
     store
         .put_module(
             &ModuleRecord {
                 id: module.clone(),
                 owner: None,
-                tags: vec![],
+                tags: Tags::new(),
                 size: 4,
                 added_at_ms: 0,
             },
@@ -46,7 +47,7 @@ fn spawn_item(sched: &Scheduler, module: &str) -> DataItem {
 }
 
 fn message_item(pid: &str, n: u32) -> DataItem {
-    let target = crate::ao::decode_id(pid).unwrap();
+    let target = pid.parse::<crate::ao::Id>().unwrap().into_bytes();
     let tags = vec![
         t("Data-Protocol", "ao"),
         t("Type", "Message"),
@@ -65,7 +66,7 @@ fn slots_links_assignments_and_pages() {
     assert_eq!(first.assignment.slot, 0);
     assert_eq!(
         first.assignment.hash_chain,
-        chain::first_link(&pid).unwrap()
+        chain::first_link(&pid.parse().unwrap()).to_string()
     );
     assert!(matches!(
         sched.submit(&spawn),
@@ -74,9 +75,12 @@ fn slots_links_assignments_and_pages() {
 
     let mut prev = su_api::entry(sched.store(), &pid, 0).unwrap().unwrap();
     assert!(prev.assignment.verify().is_ok());
-    assert_eq!(prev.assignment.tag("Nonce"), Some("0"));
-    assert_eq!(prev.assignment.tag("Message"), None);
-    assert_eq!(prev.assignment.tag("Block-Height"), Some("000001500000"));
+    assert_eq!(prev.assignment.tags.get("Nonce"), Some("0"));
+    assert_eq!(prev.assignment.tags.get("Message"), None);
+    assert_eq!(
+        prev.assignment.tags.get("Block-Height"),
+        Some("000001500000")
+    );
     assert_eq!(prev.assignment.owner_address(), sched.address());
     for n in 1..=4u32 {
         let msg = message_item(&pid, n);
@@ -87,14 +91,23 @@ fn slots_links_assignments_and_pages() {
             .unwrap();
         assert!(entry.assignment.verify().is_ok());
         assert_eq!(entry.item, msg);
-        assert_eq!(entry.assignment.tag("Message"), Some(msg.id().as_str()));
+        assert_eq!(
+            entry.assignment.tags.get("Message"),
+            Some(msg.id().as_str())
+        );
         // The link covers the previous *assignment*, as AO's SU and CU compute it.
         let link = chain::next_link(
-            &prev.assignment.id(),
-            prev.assignment.tag("Hash-Chain").unwrap(),
+            &prev.assignment.raw_id().into(),
+            &prev
+                .assignment
+                .tags
+                .get("Hash-Chain")
+                .unwrap()
+                .parse()
+                .unwrap(),
         )
-        .unwrap();
-        assert_eq!(entry.assignment.tag("Hash-Chain"), Some(link.as_str()));
+        .to_string();
+        assert_eq!(entry.assignment.tags.get("Hash-Chain"), Some(link.as_str()));
         assert_eq!(scheduled.assignment.hash_chain, link);
         assert!(entry.timestamp > prev.timestamp);
         assert_eq!(scheduled.message["Data"], format!("return {n}"));
@@ -162,7 +175,7 @@ fn slots_links_assignments_and_pages() {
 #[test]
 fn refusals_store_nothing() {
     let (_dir, sched, module) = setup();
-    let unknown = message_item(&encode_id(&[9; 32]), 1);
+    let unknown = message_item(&crate::ao::b64url(&[9; 32]), 1);
     assert!(matches!(
         sched.submit(&unknown),
         Err(SchedError::UnknownProcess(_))
@@ -212,7 +225,7 @@ fn refusals_store_nothing() {
             t("Data-Protocol", "ao"),
             t("Type", "Process"),
             t("Module", &module),
-            t("Scheduler", &encode_id(&[1; 32])),
+            t("Scheduler", &crate::ao::b64url(&[1; 32])),
         ],
         vec![],
     )
@@ -231,7 +244,7 @@ fn refusals_store_nothing() {
         vec![
             t("Data-Protocol", "ao"),
             t("Type", "Process"),
-            t("Module", &encode_id(&[2; 32])),
+            t("Module", &crate::ao::b64url(&[2; 32])),
             t("Scheduler", sched.address()),
         ],
         vec![],
@@ -327,7 +340,7 @@ fn su_pages_verify_back_into_the_schedule() {
     assert!(err.to_string().contains("slot 2"), "{err}");
     assert!(err.to_string().contains("Hash-Chain"), "{err}");
     // Another scheduler's address: its assignments are not the scheduler's.
-    let impostor = encode_id(&[1; 32]);
+    let impostor = crate::ao::b64url(&[1; 32]);
     let err = page::verify(
         &rest.edges,
         &Expect {

@@ -45,7 +45,7 @@ mod tests {
         ModuleRecord {
             id: id.to_string(),
             owner: None,
-            tags: Vec::new(),
+            tags: Default::default(),
             size: 3,
             added_at_ms: 1,
         }
@@ -60,7 +60,7 @@ mod tests {
                     owner: "O".into(),
                     module: "M".into(),
                     scheduler: "S".into(),
-                    tags: Vec::new(),
+                    tags: Default::default(),
                     next_slot: slot + 1,
                     last_message_id: message.to_string(),
                     last_hash_chain: String::new(),

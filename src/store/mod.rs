@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-pub use records::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, StoredResult, Tag};
+pub use records::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, StoredResult};
+// Until the gateway moves onto `ao::Tag` too (the tag is AO vocabulary, not a store record).
+#[doc(hidden)]
+pub use crate::ao::Tag;
 
 /// module id → module record (JSON).
 const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
@@ -137,6 +140,20 @@ impl Store {
         }
         txn.commit()?;
         Ok(())
+    }
+
+    /// Keep a checked module item (`ao::module_item`): its record (ID, owner, tags, size, the
+    /// time now) and its wasm bytes. Returns the record.
+    pub fn put_module_item(&self, item: &crate::ao::DataItem) -> Result<ModuleRecord, StoreError> {
+        let record = ModuleRecord {
+            id: item.id(),
+            owner: Some(item.owner_address()),
+            tags: item.tags.clone(),
+            size: item.data.len() as u64,
+            added_at_ms: crate::clock::now_ms(),
+        };
+        self.put_module(&record, &item.data)?;
+        Ok(record)
     }
 
     /// A module's record.

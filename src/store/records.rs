@@ -2,14 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An AO tag: a name and a value, in their original order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tag {
-    /// Tag name.
-    pub name: String,
-    /// Tag value.
-    pub value: String,
-}
+use crate::ao::Tags;
 
 /// A stored WASM module.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,7 +13,7 @@ pub struct ModuleRecord {
     /// Owner address of the module's data item, when it came signed.
     pub owner: Option<String>,
     /// The module's AO tags (`Module-Format`, `Memory-Limit`, ...).
-    pub tags: Vec<Tag>,
+    pub tags: Tags,
     /// Size of the wasm bytes.
     pub size: u64,
     /// When it was added, ms since the Unix epoch.
@@ -40,7 +33,7 @@ pub struct ProcessRecord {
     /// Scheduler address.
     pub scheduler: String,
     /// The spawn message's tags.
-    pub tags: Vec<Tag>,
+    pub tags: Tags,
     /// The next free slot.
     pub next_slot: u64,
     /// ID of the message at the last slot.

@@ -12,10 +12,7 @@ fn process(next_slot: u64) -> ProcessRecord {
         owner: "O".repeat(43),
         module: "M".repeat(43),
         scheduler: "S".repeat(43),
-        tags: vec![Tag {
-            name: "Type".into(),
-            value: "Process".into(),
-        }],
+        tags: vec![crate::ao::Tag::new("Type", "Process")].into(),
         next_slot,
         last_message_id: format!("msg-{}", next_slot.saturating_sub(1)),
         last_hash_chain: String::new(),
@@ -139,7 +136,7 @@ fn results_checkpoints_and_modules() {
     let module = ModuleRecord {
         id: "M".repeat(43),
         owner: None,
-        tags: vec![],
+        tags: Default::default(),
         size: 4,
         added_at_ms: 1,
     };

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use crate::ao::Tags;
+
 /// Node-wide maxima and defaults (from the configuration keys `max-memory-bytes`, `max-compute`,
 /// `message-timeout-ms`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,25 +75,15 @@ impl Limits {
         })
     }
 
-    /// Limits from a process' and its module's tags (`[{name, value}]` JSON arrays).
-    pub fn from_tag_json(
-        process_tags: &serde_json::Value,
-        module_tags: &serde_json::Value,
+    /// Limits from a process' tags, else its module's (`Memory-Limit`, `Compute-Limit`).
+    pub fn from_process_and_module(
+        process_tags: &Tags,
+        module_tags: &Tags,
         node: &NodeLimits,
     ) -> Result<Limits, LimitError> {
-        let find =
-            |name: &str| tag_value(process_tags, name).or_else(|| tag_value(module_tags, name));
+        let find = |name: &str| process_tags.get(name).or_else(|| module_tags.get(name));
         Limits::from_tags(find("Memory-Limit"), find("Compute-Limit"), node)
     }
-}
-
-/// The value of the first tag named `name` in a `[{name, value}]` JSON array.
-pub fn tag_value<'a>(tags: &'a serde_json::Value, name: &str) -> Option<&'a str> {
-    tags.as_array()?
-        .iter()
-        .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))?
-        .get("value")?
-        .as_str()
 }
 
 /// A limit tag that cannot be parsed.
@@ -177,9 +169,9 @@ mod tests {
         let l = Limits::from_tags(Some("1-gb"), Some("10"), &node).unwrap();
         assert_eq!(l.memory_bytes, 256 << 20);
         assert_eq!(l.compute, 10);
-        let tags = serde_json::json!([{"name": "Compute-Limit", "value": "99999"}]);
-        let module = serde_json::json!([{"name": "Memory-Limit", "value": "1-mb"}]);
-        let l = Limits::from_tag_json(&tags, &module, &node).unwrap();
+        let tags = Tags::from(vec![crate::ao::Tag::new("Compute-Limit", "99999")]);
+        let module = Tags::from(vec![crate::ao::Tag::new("Memory-Limit", "1-mb")]);
+        let l = Limits::from_process_and_module(&tags, &module, &node).unwrap();
         assert_eq!((l.memory_bytes, l.compute), (1 << 20, 1000));
     }
 }

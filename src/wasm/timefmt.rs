@@ -4,6 +4,8 @@
 //! reference loader runs): `struct tm` is nine `i32`s, then `tm_gmtoff` (i64) at byte 40 and
 //! `tm_zone` (pointer) at byte 48 in a 64-bit build.
 
+use crate::clock::{Date, civil_from_days, days_from_civil};
+
 /// `struct tm` as emscripten's library reads and writes it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tm {
@@ -33,30 +35,6 @@ const MS_PER_DAY: i64 = 86_400_000;
 /// JavaScript's time value range: ±8.64e15 ms around the epoch.
 const MAX_TIME_MS: i64 = 8_640_000_000_000_000;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (month 1-12).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// (year, month 1-12, day) of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
 fn is_leap(year: i64) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
@@ -69,7 +47,7 @@ fn broken_down(ms: i64) -> Option<Tm> {
     }
     let days = ms.div_euclid(MS_PER_DAY);
     let in_day = ms.rem_euclid(MS_PER_DAY) / 1000;
-    let (year, month, day) = civil_from_days(days);
+    let Date { year, month, day } = civil_from_days(days);
     let yday = days - days_from_civil(year, 1, 1);
     Some(Tm {
         sec: (in_day % 60) as i32,
@@ -163,7 +141,7 @@ fn name(list: &[&'static str], index: i32) -> &'static str {
 fn week_based_year(tm: &Tm) -> i64 {
     let year = i64::from(tm.year) + 1900;
     let this = days_from_civil(year, 1, 1) + i64::from(tm.yday);
-    let (y, _, _) = civil_from_days(this);
+    let y = civil_from_days(this).year;
     // The ISO year starts on the Monday of the week holding 4 January.
     let start = |y: i64| {
         let jan4 = days_from_civil(y, 1, 4);

@@ -162,7 +162,7 @@ pub fn module_record(module: &ModuleRecord) -> TxRecord {
                 .unwrap_or("application/wasm")
                 .to_string(),
         ),
-        tags: module.tags.clone(),
+        tags: module.tags.to_vec(),
         data_size: module.size,
         order: module.added_at_ms,
     }
@@ -229,7 +229,7 @@ mod tests {
                     owner: "OWNER".into(),
                     module: "MOD".into(),
                     scheduler: "SCHED".into(),
-                    tags: Vec::new(),
+                    tags: Default::default(),
                     next_slot: slot + 1,
                     last_message_id: id.into(),
                     last_hash_chain: String::new(),
@@ -259,7 +259,7 @@ mod tests {
         let module = ModuleRecord {
             id: "MOD".into(),
             owner: None,
-            tags: vec![t("Type", "Module"), t("Content-Type", "application/wasm")],
+            tags: vec![t("Type", "Module"), t("Content-Type", "application/wasm")].into(),
             size: 7,
             added_at_ms: 5,
         };

@@ -22,8 +22,8 @@ use hyper::StatusCode;
 
 use self::client::{RetryPolicy, SuUrl};
 use self::page::{Expect, PageError, VerifiedEntry};
-use super::message_fields;
 use crate::ao::bundle;
+use crate::ao::fields::message_fields;
 use crate::store::{Assignment, ProcessRecord, ScheduledMessage, Store, StoreError};
 
 /// Entries asked for per page.
@@ -66,8 +66,8 @@ pub enum RemoteError {
     Rejected {
         /// Its address.
         address: String,
-        /// Which slot, why.
-        source: PageError,
+        /// Which slot, why (boxed: a rejection carries the whole reason).
+        source: Box<PageError>,
     },
     /// The store failed.
     #[error(transparent)]
@@ -107,7 +107,7 @@ impl RemoteSchedulers {
                     address: address.clone(),
                     message,
                 };
-                if crate::ao::decode_id(address).is_none() {
+                if address.parse::<crate::ao::Id>().is_err() {
                     return Err(bad(format!(
                         "`{address}` is not a 43-character Arweave address"
                     )));
@@ -227,7 +227,7 @@ impl RemoteSchedulers {
         let record = ProcessRecord {
             id: process.to_string(),
             owner: spawn.owner_address(),
-            module: spawn.tag("Module").unwrap_or_default().to_string(),
+            module: spawn.tags.get("Module").unwrap_or_default().to_string(),
             scheduler: su.address.clone(),
             tags: spawn.tags.clone(),
             next_slot: 0,
@@ -241,7 +241,7 @@ impl RemoteSchedulers {
                 PageError::Slot {
                     process: process.into(),
                     slot: 0,
-                    reason: "the process has no Module tag".into(),
+                    reason: page::Rejection::NoModule,
                 },
             ));
         }
@@ -348,7 +348,7 @@ impl RemoteSchedulers {
 fn rejected(su: &Su, source: PageError) -> RemoteError {
     RemoteError::Rejected {
         address: su.address.clone(),
-        source,
+        source: Box::new(source),
     }
 }
 

@@ -16,9 +16,10 @@
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::ao::{DataItem, SignatureType, anchor_from_field, b64url_decode, decode_id};
+use crate::ao::{
+    DataItem, Id, ItemError, SignatureType, Tag, Tags, anchor_from_field, b64url_decode,
+};
 use crate::hash::{self, Algorithm, ChainLink};
-use crate::store::Tag;
 
 /// One verified slot of a remote schedule.
 #[derive(Debug, Clone)]
@@ -68,8 +69,173 @@ pub enum PageError {
         /// The first slot that failed.
         slot: u64,
         /// Which check, and how.
-        reason: String,
+        reason: Rejection,
     },
+}
+
+/// One of the two items of a page entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The message (at slot 0, the process).
+    Message,
+    /// The scheduler's assignment.
+    Assignment,
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Part::Message => "message",
+            Part::Assignment => "assignment",
+        })
+    }
+}
+
+/// Why one slot of a page is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Its JSON does not rebuild into a signed item.
+    #[error("{part}: {problem}")]
+    Rebuild {
+        /// Which item.
+        part: Part,
+        /// What is wrong with its JSON.
+        problem: RebuildError,
+    },
+    /// A claimed ID is not SHA-256 of the signature.
+    #[error("the {0} ID is not SHA-256 of its signature")]
+    IdMismatch(Part),
+    /// A signature does not verify.
+    #[error("bad signature: {part} {id}: {error}")]
+    Signature {
+        /// Which item.
+        part: Part,
+        /// Its ID.
+        id: String,
+        /// The verifier's answer.
+        error: ItemError,
+    },
+    /// The assignment is not signed by the process' scheduler.
+    #[error("the assignment is signed by {signer}, not by the process' scheduler {scheduler}")]
+    WrongSigner {
+        /// Who signed it.
+        signer: String,
+        /// Who should have.
+        scheduler: String,
+    },
+    /// The assignment lacks a tag it must carry.
+    #[error("the assignment has no {0} tag")]
+    MissingTag(&'static str),
+    /// A numeric assignment tag is not a number.
+    #[error("the assignment's {name} tag `{value}` is not a number")]
+    NotANumber {
+        /// The tag.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// The assignment is for another process.
+    #[error("the assignment is for process {0}")]
+    WrongProcess(String),
+    /// The assignment's nonce is not the slot it stands at.
+    #[error("the assignment's nonce is {found}, expected {expected}")]
+    WrongNonce {
+        /// Its nonce.
+        found: u64,
+        /// The slot.
+        expected: u64,
+    },
+    /// Slot 0 holds another item than the process.
+    #[error("slot 0 holds {0}, not the process itself")]
+    NotTheProcess(String),
+    /// The process names another scheduler.
+    #[error("the process names scheduler {named:?}, not {expected}")]
+    WrongScheduler {
+        /// Its `Scheduler` tag.
+        named: Option<String>,
+        /// The SU's address.
+        expected: String,
+    },
+    /// The assignment names another message than the one beside it.
+    #[error("the assignment names message {named:?}, the page carries {carried}")]
+    WrongMessage {
+        /// Its `Message` tag.
+        named: Option<String>,
+        /// The message on the page.
+        carried: String,
+    },
+    /// Time went backwards.
+    #[error("timestamp {found} is before the previous slot's {previous}")]
+    TimeWentBack {
+        /// This slot's timestamp.
+        found: u64,
+        /// The previous one.
+        previous: u64,
+    },
+    /// A `Hash-Chain` tag is not a link.
+    #[error("Hash-Chain `{0}` is not a 43-character link")]
+    MalformedLink(String),
+    /// A `Hash-Chain` link does not follow from its predecessor.
+    #[error("Hash-Chain `{0}` does not follow from the previous slot")]
+    BrokenLink(String),
+    /// What the page is checked against is malformed (a node fault, not the SU's).
+    #[error("the kept {what} `{value}` is not an ID")]
+    BadKept {
+        /// Which value.
+        what: &'static str,
+        /// Its text.
+        value: String,
+    },
+    /// The process carries no `Module` tag.
+    #[error("the process has no Module tag")]
+    NoModule,
+}
+
+/// The JSON of a message or assignment does not rebuild into a signed item.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RebuildError {
+    /// A field is missing.
+    #[error("no {0}")]
+    Missing(&'static str),
+    /// A field that must be an ID is not one.
+    #[error("{field} `{value}` is not a 43-character ID")]
+    NotAnId {
+        /// The field.
+        field: &'static str,
+        /// Its text.
+        value: String,
+    },
+    /// A field that must be base64url is not.
+    #[error("{field} is not base64url: {error}")]
+    NotBase64 {
+        /// The field.
+        field: &'static str,
+        /// The decoder's answer.
+        error: base64::DecodeError,
+    },
+    /// The owner key is not an Arweave RSA-4096 key.
+    #[error("owner key of {0} bytes: only Arweave RSA-4096 signatures (type 1) are verified")]
+    UnsupportedOwner(usize),
+    /// The anchor is neither 32 bytes of text nor an ID.
+    #[error("anchor `{0}` is neither 32 bytes of text nor an ID")]
+    BadAnchor(String),
+    /// A tag lacks a string name or value.
+    #[error("tag {index} has no string {field}")]
+    BadTag {
+        /// Its position.
+        index: usize,
+        /// `name` or `value`.
+        field: &'static str,
+    },
+    /// The data is not text, so the signed bytes cannot be known.
+    #[error("data is not given as text, so its signature cannot be checked")]
+    DataNotText,
+    /// The data is not a string.
+    #[error("data is not a string")]
+    DataNotString,
+    /// The parts do not make an item.
+    #[error(transparent)]
+    Item(#[from] ItemError),
 }
 
 /// A parsed page: its edges (each message and assignment JSON) and whether more follow.
@@ -116,13 +282,7 @@ pub fn parse(body: &[u8]) -> Result<Page, PageError> {
 
 /// The nonce an edge's assignment claims (to skip entries already kept), when readable.
 pub fn nonce_of(assignment: &Value) -> Option<u64> {
-    tag_values(assignment)
-        .ok()?
-        .into_iter()
-        .find(|t| t.name == "Nonce")?
-        .value
-        .parse()
-        .ok()
+    tag_values(assignment).ok()?.get("Nonce")?.parse().ok()
 }
 
 /// Rebuild and verify `edges` (new entries only, in order) against `expect`.
@@ -130,13 +290,13 @@ pub fn verify(
     edges: &[(Value, Value, String)],
     expect: &Expect<'_>,
 ) -> Result<Vec<VerifiedEntry>, PageError> {
-    let reject = |slot: u64, reason: String| PageError::Slot {
+    let reject = |slot: u64, reason: Rejection| PageError::Slot {
         process: expect.process.to_string(),
         slot,
         reason,
     };
     // 1. Rebuild, per entry; the slot an entry should have is its position.
-    let rebuilt: Vec<Result<Rebuilt, (u64, String)>> = edges
+    let rebuilt: Vec<Result<Rebuilt, (u64, Rejection)>> = edges
         .iter()
         .enumerate()
         .map(|(i, (message, assignment, _))| {
@@ -157,15 +317,18 @@ pub fn verify(
     let ids_match = hash::shared()
         .verify_or_cpu(Algorithm::Sha256, &signatures, &claimed)
         .ok_or_else(|| PageError::Shape("hashing the IDs: one digest per signature".into()))?;
-    let signed: Vec<Result<(), String>> = ok
+    let signed: Vec<Result<(), Rejection>> = ok
         .par_iter()
         .map(|r| {
-            r.item
-                .verify()
-                .map_err(|e| format!("message {}: {e}", r.item.id()))?;
-            r.assignment
-                .verify()
-                .map_err(|e| format!("assignment {}: {e}", r.assignment.id()))
+            let check = |part: Part, item: &DataItem| {
+                item.verify().map_err(|error| Rejection::Signature {
+                    part,
+                    id: item.id(),
+                    error,
+                })
+            };
+            check(Part::Message, &r.item)?;
+            check(Part::Assignment, &r.assignment)
         })
         .collect();
     // 3. Per-entry checks, in slot order; the first failure names its slot.
@@ -177,28 +340,20 @@ pub fn verify(
         let r = r.map_err(|(slot, reason)| reject(slot, reason))?;
         let k = i;
         if !ids_match[2 * k] {
-            return Err(reject(
-                slot,
-                "the message ID is not SHA-256 of its signature".into(),
-            ));
+            return Err(reject(slot, Rejection::IdMismatch(Part::Message)));
         }
         if !ids_match[2 * k + 1] {
-            return Err(reject(
-                slot,
-                "the assignment ID is not SHA-256 of its signature".into(),
-            ));
+            return Err(reject(slot, Rejection::IdMismatch(Part::Assignment)));
         }
-        signed[k]
-            .clone()
-            .map_err(|e| reject(slot, format!("bad signature: {e}")))?;
+        signed[k].clone().map_err(|e| reject(slot, e))?;
         let entry = check_assignment(r, slot, expect).map_err(|e| reject(slot, e))?;
         if entry.timestamp < last_timestamp {
             return Err(reject(
                 slot,
-                format!(
-                    "timestamp {} is before the previous slot's {last_timestamp}",
-                    entry.timestamp
-                ),
+                Rejection::TimeWentBack {
+                    found: entry.timestamp,
+                    previous: last_timestamp,
+                },
             ));
         }
         last_timestamp = entry.timestamp;
@@ -216,10 +371,11 @@ struct Rebuilt {
     assignment_claimed_id: [u8; 32],
 }
 
-fn rebuild_entry(message: &Value, assignment: &Value) -> Result<Rebuilt, String> {
-    let (item, item_claimed_id) = rebuild(message, true).map_err(|e| format!("message: {e}"))?;
+fn rebuild_entry(message: &Value, assignment: &Value) -> Result<Rebuilt, Rejection> {
+    let rejected = |part: Part| move |problem: RebuildError| Rejection::Rebuild { part, problem };
+    let (item, item_claimed_id) = rebuild(message, true).map_err(rejected(Part::Message))?;
     let (assignment, assignment_claimed_id) =
-        rebuild(assignment, false).map_err(|e| format!("assignment: {e}"))?;
+        rebuild(assignment, false).map_err(rejected(Part::Assignment))?;
     Ok(Rebuilt {
         item,
         item_claimed_id,
@@ -229,42 +385,42 @@ fn rebuild_entry(message: &Value, assignment: &Value) -> Result<Rebuilt, String>
 }
 
 /// The signed item behind one JSON message or assignment, and the ID it claims.
-fn rebuild(v: &Value, with_data: bool) -> Result<(DataItem, [u8; 32]), String> {
+fn rebuild(v: &Value, with_data: bool) -> Result<(DataItem, [u8; 32]), RebuildError> {
     let text = |name: &str| v.get(name).and_then(Value::as_str);
-    let id = text("id").ok_or("no id")?;
-    let claimed = decode_id(id).ok_or_else(|| format!("id `{id}` is not a 43-character ID"))?;
-    let b64 = |name: &str, value: Option<&str>| {
-        let value = value.ok_or_else(|| format!("no {name}"))?;
-        b64url_decode(value).map_err(|e| format!("{name} is not base64url: {e}"))
+    let id_of = |field: &'static str, value: &str| {
+        value
+            .parse::<Id>()
+            .map(Id::into_bytes)
+            .map_err(|_| RebuildError::NotAnId {
+                field,
+                value: value.to_string(),
+            })
+    };
+    let claimed = id_of("id", text("id").ok_or(RebuildError::Missing("id"))?)?;
+    let b64 = |field: &'static str, value: Option<&str>| {
+        let value = value.ok_or(RebuildError::Missing(field))?;
+        b64url_decode(value).map_err(|error| RebuildError::NotBase64 { field, error })
     };
     let owner = b64("owner.key", v.pointer("/owner/key").and_then(Value::as_str))?;
     let signature = b64("signature", text("signature"))?;
     // The page does not say the signature type; Arweave's RSA keys are the only one verified.
     if owner.len() != 512 {
-        return Err(format!(
-            "owner key of {} bytes: only Arweave RSA-4096 signatures (type 1) are verified",
-            owner.len()
-        ));
+        return Err(RebuildError::UnsupportedOwner(owner.len()));
     }
     let target = match text("target").filter(|t| !t.is_empty()) {
         None => None,
-        Some(t) => Some(decode_id(t).ok_or_else(|| format!("target `{t}` is not an ID"))?),
+        Some(t) => Some(id_of("target", t)?),
     };
     let anchor = match text("anchor").filter(|a| !a.is_empty()) {
         None => None,
-        Some(a) => Some(
-            anchor_from_field(a)
-                .ok_or_else(|| format!("anchor `{a}` is neither 32 bytes of text nor an ID"))?,
-        ),
+        Some(a) => Some(anchor_from_field(a).ok_or_else(|| RebuildError::BadAnchor(a.into()))?),
     };
     let tags = tag_values(v)?;
     let data = if with_data {
         match v.get("data") {
             Some(Value::String(s)) => s.clone().into_bytes(),
-            Some(Value::Null) | None => {
-                return Err("data is not given as text, so its signature cannot be checked".into());
-            }
-            Some(_) => return Err("data is not a string".into()),
+            Some(Value::Null) | None => return Err(RebuildError::DataNotText),
+            Some(_) => return Err(RebuildError::DataNotString),
         }
     } else {
         Vec::new()
@@ -277,91 +433,88 @@ fn rebuild(v: &Value, with_data: bool) -> Result<(DataItem, [u8; 32]), String> {
         anchor,
         tags,
         data,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     Ok((item, claimed))
 }
 
-fn tag_values(v: &Value) -> Result<Vec<Tag>, String> {
+fn tag_values(v: &Value) -> Result<Tags, RebuildError> {
     let tags = v
         .get("tags")
         .and_then(Value::as_array)
-        .ok_or("no tags array")?;
+        .ok_or(RebuildError::Missing("tags array"))?;
     tags.iter()
         .enumerate()
-        .map(|(i, t)| {
-            let field = |name: &str| {
-                t.get(name)
+        .map(|(index, t)| {
+            let field = |field: &'static str| {
+                t.get(field)
                     .and_then(Value::as_str)
                     .map(str::to_string)
-                    .ok_or_else(|| format!("tag {i} has no string {name}"))
+                    .ok_or(RebuildError::BadTag { index, field })
             };
-            Ok(Tag {
-                name: field("name")?,
-                value: field("value")?,
-            })
+            Ok(Tag::new(field("name")?, field("value")?))
         })
         .collect()
 }
 
 /// The assignment's own claims: its signer, process, nonce, message, times and link.
-fn check_assignment(r: Rebuilt, slot: u64, expect: &Expect<'_>) -> Result<VerifiedEntry, String> {
+fn check_assignment(
+    r: Rebuilt,
+    slot: u64,
+    expect: &Expect<'_>,
+) -> Result<VerifiedEntry, Rejection> {
     let a = &r.assignment;
     let signer = a.owner_address();
     if signer != expect.scheduler {
-        return Err(format!(
-            "the assignment is signed by {signer}, not by the process' scheduler {}",
-            expect.scheduler
-        ));
+        return Err(Rejection::WrongSigner {
+            signer,
+            scheduler: expect.scheduler.to_string(),
+        });
     }
-    let need = |name: &str| {
-        a.tag(name)
-            .ok_or_else(|| format!("the assignment has no {name} tag"))
-    };
-    let number = |name: &str| -> Result<u64, String> {
+    let need = |name: &'static str| a.tags.get(name).ok_or(Rejection::MissingTag(name));
+    let number = |name: &'static str| -> Result<u64, Rejection> {
         let value = need(name)?;
-        value
-            .parse()
-            .map_err(|_| format!("the assignment's {name} tag `{value}` is not a number"))
+        value.parse().map_err(|_| Rejection::NotANumber {
+            name,
+            value: value.to_string(),
+        })
     };
-    if need("Process")? != expect.process {
-        return Err(format!(
-            "the assignment is for process {}",
-            need("Process")?
-        ));
+    let process = need("Process")?;
+    if process != expect.process {
+        return Err(Rejection::WrongProcess(process.to_string()));
     }
     let nonce = number("Nonce")?;
     if nonce != slot {
-        return Err(format!(
-            "the assignment's nonce is {nonce}, expected {slot}"
-        ));
+        return Err(Rejection::WrongNonce {
+            found: nonce,
+            expected: slot,
+        });
     }
     let item_id = r.item.id();
     if slot == 0 {
         if item_id != expect.process {
-            return Err(format!("slot 0 holds {item_id}, not the process itself"));
+            return Err(Rejection::NotTheProcess(item_id));
         }
-        match r.item.tag("Scheduler") {
+        match r.item.tags.get("Scheduler") {
             Some(s) if s == expect.scheduler => {}
             other => {
-                return Err(format!(
-                    "the process names scheduler {other:?}, not {}",
-                    expect.scheduler
-                ));
+                return Err(Rejection::WrongScheduler {
+                    named: other.map(str::to_string),
+                    expected: expect.scheduler.to_string(),
+                });
             }
         }
-    } else if a.tag("Message") != Some(item_id.as_str()) {
-        return Err(format!(
-            "the assignment names message {:?}, the page carries {item_id}",
-            a.tag("Message")
-        ));
+    } else if a.tags.get("Message") != Some(item_id.as_str()) {
+        return Err(Rejection::WrongMessage {
+            named: a.tags.get("Message").map(str::to_string),
+            carried: item_id,
+        });
     }
     let hash_chain = need("Hash-Chain")?.to_string();
     Ok(VerifiedEntry {
         slot,
         timestamp: number("Timestamp")?,
         block_height: number("Block-Height")?,
-        epoch: a.tag("Epoch").map_or(Ok(0), |_| number("Epoch"))?,
+        epoch: a.tags.get("Epoch").map_or(Ok(0), |_| number("Epoch"))?,
         hash_chain,
         assignment: r.assignment,
         item: r.item,
@@ -369,29 +522,33 @@ fn check_assignment(r: Rebuilt, slot: u64, expect: &Expect<'_>) -> Result<Verifi
 }
 
 /// Every link of `entries` from its predecessor; the first broken one names its slot.
-fn check_chain(entries: &[VerifiedEntry], expect: &Expect<'_>) -> Result<(), (u64, String)> {
-    let bad_link = |e: &VerifiedEntry| {
-        (
-            e.slot,
-            format!("Hash-Chain `{}` is not a 43-character link", e.hash_chain),
-        )
+fn check_chain(entries: &[VerifiedEntry], expect: &Expect<'_>) -> Result<(), (u64, Rejection)> {
+    let bad_link = |e: &VerifiedEntry| (e.slot, Rejection::MalformedLink(e.hash_chain.clone()));
+    let kept = |what: &'static str, value: &str| {
+        value.parse::<Id>().map(Id::into_bytes).map_err(|_| {
+            (
+                expect.next_slot,
+                Rejection::BadKept {
+                    what,
+                    value: value.to_string(),
+                },
+            )
+        })
     };
     let claimed: Vec<[u8; 32]> = entries
         .iter()
-        .map(|e| decode_id(&e.hash_chain).ok_or_else(|| bad_link(e)))
+        .map(|e| {
+            e.hash_chain
+                .parse::<Id>()
+                .map(Id::into_bytes)
+                .map_err(|_| bad_link(e))
+        })
         .collect::<Result<_, _>>()?;
     let assignment_ids: Vec<[u8; 32]> = entries.iter().map(|e| e.assignment.raw_id()).collect();
-    let process_raw = decode_id(expect.process)
-        .ok_or_else(|| (expect.next_slot, "the process ID is not an ID".to_string()))?;
+    let process_raw = kept("process ID", expect.process)?;
     let previous = match expect.previous {
         None => None,
-        Some((id, link)) => Some((
-            decode_id(id).ok_or((expect.next_slot, format!("kept ID `{id}` is not an ID")))?,
-            decode_id(link).ok_or((
-                expect.next_slot,
-                format!("kept link `{link}` is not a link"),
-            ))?,
-        )),
+        Some((id, link)) => Some((kept("assignment ID", id)?, kept("link", link)?)),
     };
     let links: Vec<ChainLink<'_>> = entries
         .iter()
@@ -419,10 +576,7 @@ fn check_chain(entries: &[VerifiedEntry], expect: &Expect<'_>) -> Result<(), (u6
         None => Ok(()),
         Some(i) => Err((
             entries[i].slot,
-            format!(
-                "Hash-Chain `{}` does not follow from the previous slot",
-                entries[i].hash_chain
-            ),
+            Rejection::BrokenLink(entries[i].hash_chain.clone()),
         )),
     }
 }

@@ -5,7 +5,7 @@
 //! negative count is followed by the block's byte size (allowed on input, never written).
 //! No tags at all is encoded as zero bytes, not as an empty array.
 
-use crate::store::Tag;
+use crate::ao::Tag;
 
 /// Most tag bytes an item may carry (arbundles' `MAX_TAG_BYTES`).
 pub const MAX_TAG_BYTES: usize = 4096;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::checkpoint;
-use super::message::{process_env, process_message, tag};
+use super::message::{process_env, process_message};
 use super::output::result_json;
 use super::{CuError, Outbox};
 use crate::store::{ProcessRecord, ScheduledMessage, Store, StoredResult};
@@ -365,15 +365,31 @@ pub fn dry_run_fields(
 /// the node's.
 fn limits_of(
     record: &ProcessRecord,
-    module_tags: &[crate::store::Tag],
+    module_tags: &crate::ao::Tags,
     node: &NodeLimits,
 ) -> Result<Limits, CuError> {
-    let find = |name: &str| tag(&record.tags, name).or_else(|| tag(module_tags, name));
-    Limits::from_tags(find("Memory-Limit"), find("Compute-Limit"), node)
+    Limits::from_process_and_module(&record.tags, module_tags, node)
         .map_err(|e| CuError::Module(format!("process {}: {e}", record.id)))
 }
 
-/// Decode, check and restore a stored checkpoint; the reason when it cannot be used.
+/// Why a stored checkpoint cannot be used (the process is then rebuilt by replay).
+#[derive(Debug, thiserror::Error)]
+enum Unusable {
+    /// Results up to a checkpoint are written before it; this one has none at its slot.
+    #[error("no stored result at its slot {0}")]
+    NoResult(u64),
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The frame is damaged (format, digest, compression).
+    #[error(transparent)]
+    Frame(#[from] checkpoint::CheckpointError),
+    /// The snapshot does not decode or does not fit the module.
+    #[error(transparent)]
+    Snapshot(#[from] crate::wasm::WasmError),
+}
+
+/// Decode, check and restore a stored checkpoint.
 fn restore(
     ctx: &Context,
     process_id: &str,
@@ -381,19 +397,13 @@ fn restore(
     limits: Limits,
     slot: u64,
     frame: &[u8],
-) -> Result<Process, String> {
-    // Results up to the checkpoint must be there: they are written before it is.
-    if ctx
-        .store
-        .result(process_id, slot)
-        .map_err(|e| e.to_string())?
-        .is_none()
-    {
-        return Err(format!("no stored result at its slot {slot}"));
+) -> Result<Process, Unusable> {
+    if ctx.store.result(process_id, slot)?.is_none() {
+        return Err(Unusable::NoResult(slot));
     }
-    let bytes = checkpoint::decode(slot, frame).map_err(|e| e.to_string())?;
-    let snapshot = Snapshot::from_bytes(&bytes).map_err(|e| e.to_string())?;
-    Process::restore(module.clone(), limits, &snapshot).map_err(|e| e.to_string())
+    let bytes = checkpoint::decode(slot, frame)?;
+    let snapshot = Snapshot::from_bytes(&bytes)?;
+    Ok(Process::restore(module.clone(), limits, &snapshot)?)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! AO modules: a WASM binary carried as the data of a data item with AO's module tags.
 //!
-//! Two ways in, both ending in the store as `(module record, wasm bytes)`:
+//! Two ways in, both ending in a checked module item (which `Store::put_module_item` keeps):
 //! - raw WASM plus tag overrides: the node signs a module item with its own wallet, with the
 //!   defaults below for every tag the caller does not set (`aocu module add`, and
 //!   `POST /~module@1.0` with a WASM body);
@@ -11,8 +11,7 @@
 //! `Type: Module`, `Module-Format`, `Input-Encoding`, `Output-Encoding`) and data that starts
 //! with the WASM magic.
 
-use super::{DataItem, ItemError, Wallet};
-use crate::store::{ModuleRecord, Store, StoreError, Tag};
+use super::{DataItem, ItemError, Tag, Tags, Wallet};
 
 /// WASM magic and version 1.
 const WASM_HEADER: [u8; 8] = *b"\0asm\x01\0\0\0";
@@ -26,9 +25,6 @@ pub enum ModuleError {
     /// The signed item is malformed or badly signed.
     #[error(transparent)]
     Item(#[from] ItemError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// The module tags for `wasm` with `overrides` applied: each override replaces the default of
@@ -36,13 +32,13 @@ pub enum ModuleError {
 /// `Type: Module`, `Module-Format` (the 64-bit emscripten format when the module's memory is
 /// 64-bit, else the 32-bit one), `Input-Encoding`/`Output-Encoding: JSON-1`,
 /// `Memory-Limit: 1-gb`, `Compute-Limit: 9000000000000`, `Content-Type: application/wasm`.
-pub fn module_tags(wasm: &[u8], overrides: &[Tag]) -> Vec<Tag> {
+pub fn module_tags(wasm: &[u8], overrides: &[Tag]) -> Tags {
     let format = if uses_memory64(wasm) {
         "wasm64-unknown-emscripten-draft_2024_02_15"
     } else {
         "wasm32-unknown-emscripten4"
     };
-    let mut tags: Vec<Tag> = [
+    let mut tags: Tags = [
         ("Data-Protocol", "ao"),
         ("Variant", "ao.TN.1"),
         ("Type", "Module"),
@@ -54,16 +50,10 @@ pub fn module_tags(wasm: &[u8], overrides: &[Tag]) -> Vec<Tag> {
         ("Content-Type", "application/wasm"),
     ]
     .iter()
-    .map(|(n, v)| Tag {
-        name: (*n).to_string(),
-        value: (*v).to_string(),
-    })
+    .map(|(n, v)| Tag::new(*n, *v))
     .collect();
     for o in overrides {
-        match tags.iter_mut().find(|t| t.name == o.name) {
-            Some(t) => t.value = o.value.clone(),
-            None => tags.push(o.clone()),
-        }
+        tags.set(&o.name, &o.value);
     }
     tags
 }
@@ -110,19 +100,6 @@ pub fn check_signed(item: &DataItem) -> Result<(), ModuleError> {
     check_tags(item)
 }
 
-/// Store a checked module item; returns its record.
-pub fn store(store: &Store, item: &DataItem) -> Result<ModuleRecord, ModuleError> {
-    let record = ModuleRecord {
-        id: item.id(),
-        owner: Some(item.owner_address()),
-        tags: item.tags.clone(),
-        size: item.data.len() as u64,
-        added_at_ms: crate::sched::now_ms(),
-    };
-    store.put_module(&record, &item.data)?;
-    Ok(record)
-}
-
 fn check_wasm(bytes: &[u8]) -> Result<(), ModuleError> {
     if bytes.len() < WASM_HEADER.len() || bytes[..8] != WASM_HEADER {
         return Err(ModuleError::Invalid(
@@ -134,7 +111,7 @@ fn check_wasm(bytes: &[u8]) -> Result<(), ModuleError> {
 
 fn check_tags(item: &DataItem) -> Result<(), ModuleError> {
     let need = |name: &str, value: Option<&str>| -> Result<(), ModuleError> {
-        match (item.tag(name), value) {
+        match (item.tags.get(name), value) {
             (None, _) => Err(ModuleError::Invalid(format!(
                 "module tag `{name}` is missing"
             ))),
@@ -168,25 +145,15 @@ mod tests {
     fn defaults_overrides_and_formats() {
         let tags = module_tags(
             &wasm(true),
-            &[
-                Tag {
-                    name: "Memory-Limit".into(),
-                    value: "4-gb".into(),
-                },
-                Tag {
-                    name: "Name".into(),
-                    value: "x".into(),
-                },
-            ],
+            &[Tag::new("Memory-Limit", "4-gb"), Tag::new("Name", "x")],
         );
-        let get = |n: &str| tags.iter().find(|t| t.name == n).map(|t| t.value.as_str());
         assert_eq!(
-            get("Module-Format"),
+            tags.get("Module-Format"),
             Some("wasm64-unknown-emscripten-draft_2024_02_15")
         );
-        assert_eq!(get("Memory-Limit"), Some("4-gb"));
-        assert_eq!(get("Name"), Some("x"));
-        assert_eq!(tags.iter().filter(|t| t.name == "Memory-Limit").count(), 1);
+        assert_eq!(tags.get("Memory-Limit"), Some("4-gb"));
+        assert_eq!(tags.get("Name"), Some("x"));
+        assert_eq!(tags.get_all("Memory-Limit").count(), 1);
         let tags = module_tags(&wasm(false), &[]);
         assert!(tags.iter().any(|t| t.value == "wasm32-unknown-emscripten4"));
     }
