@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use super::engine::WasmEngine;
 use super::error::WasmError;
-use super::module::{self, LoadedModule};
+use super::inspect;
+use super::loaded::LoadedModule;
 use super::rewrite;
 use crate::hash::{Algorithm, shared};
 
@@ -95,7 +96,7 @@ impl ModuleCache {
     }
 
     fn build(&self, hash: blake3::Hash, bytes: &[u8]) -> Result<LoadedModule, WasmError> {
-        let info = module::inspect(bytes)?;
+        let info = inspect::inspect(bytes)?;
         let translated = if info.legacy_eh {
             translate_legacy_eh(bytes)?
         } else {

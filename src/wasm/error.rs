@@ -1,7 +1,7 @@
 //! Errors of the `wasm` module: loading a module, and failures of the host around an evaluation.
 //!
 //! A failure *inside* an evaluation (a trap, out of fuel, memory or time limit) is not an error
-//! of this kind: it becomes the `Error` of that message's result (see [`super::process`]).
+//! of this kind: it becomes the `Error` of that message's result (see `instance::Failure`).
 
 use std::path::PathBuf;
 

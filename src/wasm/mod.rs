@@ -21,10 +21,11 @@ pub mod cache;
 pub mod engine;
 pub mod error;
 pub mod host;
+pub mod inspect;
+pub mod instance;
 pub mod legacy_eh;
 pub mod limits;
-pub mod module;
-pub mod process;
+pub mod loaded;
 pub mod rewrite;
 pub mod snapshot;
 pub mod timefmt;
@@ -32,10 +33,11 @@ pub mod timefmt;
 pub use cache::ModuleCache;
 pub use engine::{WasmEngine, quiet_error_backtraces};
 pub use error::WasmError;
-pub use limits::{Limits, NodeLimits};
-pub use module::{Abi, LoadedModule, ModuleInfo};
-pub use process::{
-    CheckpointPolicy, EvalResult, Evaluation, Failure, MessageInput, Metering, Process,
-    ProcessStats,
+pub use inspect::{Abi, ModuleInfo};
+pub use instance::{
+    CallError, CheckpointPolicy, EvalResult, Evaluation, Failure, MessageInput, Metering, Process,
+    ProcessStats, ResultError,
 };
+pub use limits::{Limits, NodeLimits};
+pub use loaded::LoadedModule;
 pub use snapshot::Snapshot;

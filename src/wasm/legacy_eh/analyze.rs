@@ -8,7 +8,7 @@
 
 use wasmparser::{FunctionBody, Operator};
 
-use super::{LegacyEhError, Result};
+use super::error::{LegacyEhError, Result};
 
 /// Where a `delegate` sends its exception.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

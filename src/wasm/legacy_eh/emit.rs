@@ -11,8 +11,8 @@ use wasm_encoder::{Encode, InstructionSink};
 use wasmparser::{BlockType, FunctionBody, Operator, ValType};
 
 use super::analyze::{Analysis, Target, analyze};
-use super::module::{ModuleInfo, NewTypes, Sig};
-use super::{LegacyEhError, Result};
+use super::error::{LegacyEhError, Result};
+use super::types::{ModuleTypes, NewTypes, Sig, val_type};
 
 /// Where a legacy try is: in its protected body, or in catch clause `n`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ struct Frame {
 
 struct Emitter<'a> {
     func_index: u32,
-    info: &'a ModuleInfo,
+    info: &'a ModuleTypes,
     types: &'a mut NewTypes,
     analysis: &'a Analysis,
     out: Vec<u8>,
@@ -70,7 +70,7 @@ struct Emitter<'a> {
 pub(super) fn translate_function(
     func_index: u32,
     body: &FunctionBody<'_>,
-    info: &ModuleInfo,
+    info: &ModuleTypes,
     types: &mut NewTypes,
 ) -> Result<wasm_encoder::Function> {
     let analysis = analyze(func_index, body)?;
@@ -141,26 +141,6 @@ pub(super) fn translate_function(
     let mut f = wasm_encoder::Function::new(locals);
     f.raw(e.out);
     Ok(f)
-}
-
-/// Converts a value type to wasm-encoder's.
-fn val_type(ty: ValType) -> Result<wasm_encoder::ValType> {
-    RoundtripReencoder
-        .val_type(ty)
-        .map_err(|e| LegacyEhError::Invalid {
-            offset: 0,
-            message: format!("value type {ty:?}: {e}"),
-        })
-}
-
-/// Encodes a vector of value types (length first), as in a function type.
-pub(super) fn encode_val_types(tys: &[ValType], sink: &mut Vec<u8>) -> Result<()> {
-    let converted = tys
-        .iter()
-        .map(|&t| val_type(t))
-        .collect::<Result<Vec<_>>>()?;
-    converted.as_slice().encode(sink);
-    Ok(())
 }
 
 impl Emitter<'_> {
