@@ -7,6 +7,7 @@ pub mod cu;
 pub mod gateway;
 pub mod meta;
 pub mod mu;
+pub mod query;
 pub mod response;
 pub mod su;
 
@@ -244,23 +245,27 @@ pub fn path_segments(path: &str) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
-/// Decode `%XX` escapes; `None` for a broken escape or non-UTF-8 result.
+/// Decode `%XX` escapes; `None` for a broken escape (a `%` not followed by two hex digits) or a
+/// result that is not UTF-8.
+///
+/// `percent_encoding` decodes, but it keeps a broken escape as literal text; the check before
+/// it makes a broken escape an error instead, so that `%+A` or `%zz` is refused, never read
+/// as something else.
 pub fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let well_formed = bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -276,5 +281,25 @@ mod tests {
         assert!(path_segments("/%zz").is_err());
         assert!(path_segments("/%ff").is_err());
         assert!(path_segments("/%4").is_err());
+    }
+
+    #[test]
+    fn escapes_are_two_hex_digits() {
+        assert_eq!(percent_decode("a%2Fb%2fc").as_deref(), Some("a/b/c"));
+        assert_eq!(percent_decode("%C3%A9+").as_deref(), Some("é+"));
+        assert_eq!(percent_decode("plain é").as_deref(), Some("plain é"));
+        assert_eq!(percent_decode("").as_deref(), Some(""));
+        // `%25` is a literal percent sign; what follows it is not an escape.
+        assert_eq!(percent_decode("%2541").as_deref(), Some("%41"));
+        // `u8::from_str_radix` takes a leading `+`: `%+A` was read as a newline.
+        for broken in [
+            "%+A", "%-0", "%+a", "info%+A", "%", "%4", "a%", "%zz", "%4g", "% 41", "%%41",
+            "%\u{e9}",
+        ] {
+            assert_eq!(percent_decode(broken), None, "{broken:?}");
+        }
+        assert_eq!(percent_decode("%ff"), None, "not UTF-8");
+        assert_eq!(percent_decode("%C3"), None, "a cut UTF-8 sequence");
+        assert_eq!(percent_decode("%00").as_deref(), Some("\0"));
     }
 }

@@ -7,8 +7,8 @@
 use hyper::Request;
 use hyper::body::Incoming;
 
+use super::NodeState;
 use super::response::{self, ApiError, HttpResponse};
-use super::{NodeState, percent_decode};
 use crate::sched::su_api::{self, PageQuery, SuError};
 
 /// Whether a path segment is a 43-character base64url ID.
@@ -99,21 +99,8 @@ fn number<T: std::str::FromStr>(value: Option<&str>, name: &str) -> Result<Optio
         .transpose()
 }
 
-/// Decode a query string into `(name, value)` pairs (`+` is a space, `%XX` escapes).
+/// Decode a query string into `(name, value)` pairs through the shared parser
+/// ([`super::query`]); a broken escape is a 400.
 pub fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| {
-                percent_decode(&s.replace('+', " ")).ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "query `{pair}` is not valid percent-encoded UTF-8"
-                    ))
-                })
-            };
-            Ok((decode(k)?, decode(v)?))
-        })
-        .collect()
+    Ok(super::query::query_pairs(Some(query))?)
 }
