@@ -259,7 +259,7 @@ fn check_values(config: &Config) -> Result<(), ConfigError> {
                 "`{address}` is not a 43-character Arweave address"
             )));
         }
-        crate::sched::remote::client::SuUrl::parse(url).map_err(bad)?;
+        crate::sched::remote::client::SuUrl::parse(url).map_err(|e| bad(e.to_string()))?;
     }
     Ok(())
 }

@@ -69,6 +69,61 @@ fn unknown_paths_methods_and_garbage() {
     assert_eq!(status, 200);
 }
 
+/// `%+A` is no escape: `u8::from_str_radix` once read `+A` as 10 and served the path `info\n`.
+/// A `%` must be followed by two hex digits; anything else is refused as `/%zz` is (400), and
+/// the segment is named as written.
+#[test]
+fn a_sign_is_no_hex_digit() {
+    let server = Server::start(&[]);
+    // A broken escape is literal text: `info%+A` is a key of that name, which does not exist
+    // (it was once decoded to `info\n`).
+    for path in [
+        "/~meta@1.0/info%+A",
+        "/~meta@1.0/info%+a",
+        "/~meta@1.0/info%4",
+    ] {
+        let (status, body) = server.get_json(path);
+        assert_eq!(
+            (status, body["kind"].as_str()),
+            (404, Some("not-found")),
+            "{path}: {body}"
+        );
+        let error = body["error"].as_str().unwrap();
+        assert!(!error.contains('\n'), "{error}");
+    }
+    // Bytes that are not UTF-8 are refused.
+    let (status, body) = server.get_json("/~meta@1.0/info%ff");
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (400, Some("bad-request")),
+        "{body}"
+    );
+    // A well-formed newline escape is decoded, and names no key.
+    let (status, body) = server.get_json("/~meta@1.0/info%0A");
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (404, Some("not-found")),
+        "{body}"
+    );
+    // And for a query string, through the one query parser (here the SU's and the CU's).
+    let id = "A".repeat(43);
+    for path in [
+        format!("/{id}?limit=1&from=%+A"),
+        format!("/result/{id}?process-id=%+A"),
+    ] {
+        let (status, body) = server.get_json(&path);
+        assert_eq!(
+            (status, body["kind"].as_str()),
+            (400, Some("bad-request")),
+            "{path}: {body}"
+        );
+        assert!(
+            body["error"].as_str().unwrap().contains("query parameter"),
+            "{body}"
+        );
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn sigterm_stops_the_server_cleanly() {

@@ -10,6 +10,7 @@
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
@@ -132,10 +133,10 @@ fn hash_files(
     Ok((reports, failed))
 }
 
-fn file_report(name: &Path, digest: Result<String, &String>, ok: Option<bool>) -> FileReport {
+fn file_report(name: &Path, digest: Result<String, &FileError>, ok: Option<bool>) -> FileReport {
     let (digest, error) = match digest {
         Ok(d) => (Some(d), None),
-        Err(e) => (None, Some(e.clone())),
+        Err(e) => (None, Some(e.to_string())),
     };
     FileReport {
         path: name.to_string_lossy().into_owned(),
@@ -145,12 +146,30 @@ fn file_report(name: &Path, digest: Result<String, &String>, ok: Option<bool>) -
     }
 }
 
+/// Why one file has no digest.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FileError {
+    /// It could not be read; the message is the tools' (`No such file or directory`, without
+    /// the OS code). Shared, because a file's error is reported where its batch is hashed.
+    #[error("{}", io_message(.0))]
+    Io(Arc<std::io::Error>),
+    /// The engine gave back fewer digests than files (a bug of the engine).
+    #[error("lost digest")]
+    LostDigest,
+}
+
+impl From<std::io::Error> for FileError {
+    fn from(e: std::io::Error) -> FileError {
+        FileError::Io(Arc::new(e))
+    }
+}
+
 /// A file read for hashing: its contents, or why it could not be read (or, for a large file,
 /// nothing yet: it is streamed when the batch is hashed).
 enum Contents {
     Bytes(Vec<u8>),
     Large,
-    Failed(String),
+    Failed(FileError),
 }
 
 /// Groups files into batches of at most [`BATCH_BYTES`], reading each (lazily, batch by batch).
@@ -196,7 +215,7 @@ fn read(name: &Path) -> Contents {
             }
         })
     };
-    result.unwrap_or_else(|e| Contents::Failed(io_message(&e)))
+    result.unwrap_or_else(|e| Contents::Failed(e.into()))
 }
 
 /// The I/O error as the tools print it (`No such file or directory`, without the OS code).
@@ -213,7 +232,7 @@ fn hash_batch(
     hasher: &Hasher,
     alg: Algorithm,
     batch: &[(PathBuf, Contents)],
-) -> anyhow::Result<Vec<Result<Digest, String>>> {
+) -> anyhow::Result<Vec<Result<Digest, FileError>>> {
     let whole: Vec<&[u8]> = batch
         .iter()
         .filter_map(|(_, c)| match c {
@@ -228,8 +247,8 @@ fn hash_batch(
     Ok(batch
         .iter()
         .map(|(name, c)| match c {
-            Contents::Bytes(_) => digests.next().ok_or_else(|| "lost digest".to_string()),
-            Contents::Large => stream(alg, name).map_err(|e| io_message(&e)),
+            Contents::Bytes(_) => digests.next().ok_or(FileError::LostDigest),
+            Contents::Large => stream(alg, name).map_err(FileError::from),
             Contents::Failed(e) => Err(e.clone()),
         })
         .collect())
@@ -478,7 +497,7 @@ impl Style {
     }
 
     /// `<name>: OK`, `<name>: FAILED`, or the unreadable-file form of the tool.
-    pub fn check_line(self, path: &Path, matched: Result<bool, &String>) -> Vec<u8> {
+    pub fn check_line(self, path: &Path, matched: Result<bool, &FileError>) -> Vec<u8> {
         let (escaped, name) = self.name(path, true);
         let mut line = Vec::with_capacity(name.len() + 32);
         if escaped {
@@ -526,6 +545,26 @@ mod tests {
             Style::B3sum.check_line(&p("e\rf\\g"), Ok(false)),
             b"\\e\rf\\\\g: FAILED\n".to_vec()
         );
+    }
+
+    #[test]
+    fn unreadable_files_read_as_the_tools_print_them() {
+        let missing = Path::new("/nonexistent/aocu-hash-test");
+        let err = match read(missing) {
+            Contents::Failed(e) => e,
+            _ => panic!("a missing file was read"),
+        };
+        assert_eq!(err.to_string(), "No such file or directory");
+        assert_eq!(
+            Style::B3sum.check_line(missing, Err(&err)),
+            b"/nonexistent/aocu-hash-test: FAILED (No such file or directory)\n".to_vec()
+        );
+        assert_eq!(
+            Style::Coreutils.check_line(missing, Err(&err)),
+            b"/nonexistent/aocu-hash-test: FAILED open or read\n".to_vec()
+        );
+        let report = file_report(missing, Err(&err), None);
+        assert_eq!(report.error.as_deref(), Some("No such file or directory"));
     }
 
     #[test]

@@ -134,10 +134,16 @@ fn load_config(
     config::load(file.as_deref(), std::env::vars(), &flags).context("invalid configuration")
 }
 
-fn parse_key_value(text: &str) -> Result<(String, String), String> {
+/// A `--set` or `--tag` argument without `=`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected KEY=VALUE, got `{0}`")]
+pub struct NotKeyValue(String);
+
+/// `KEY=VALUE` (the key trimmed, the value as written) for clap's `value_parser`.
+fn parse_key_value(text: &str) -> Result<(String, String), NotKeyValue> {
     text.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        .ok_or_else(|| format!("expected KEY=VALUE, got `{text}`"))
+        .ok_or_else(|| NotKeyValue(text.to_string()))
 }
 
 /// Start `tracing` output on stderr with the configured filter (`RUST_LOG` wins).
@@ -156,4 +162,31 @@ pub fn init_logging(filter: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn key_value_arguments() {
+        assert_eq!(
+            parse_key_value(" a.b =x=y "),
+            Ok(("a.b".to_string(), "x=y ".to_string()))
+        );
+        assert_eq!(parse_key_value("k="), Ok(("k".to_string(), String::new())));
+        assert_eq!(
+            parse_key_value("novalue"),
+            Err(NotKeyValue("novalue".into()))
+        );
+        // clap shows the error's message under the flag.
+        let err = Cli::try_parse_from(["aocu", "--set", "novalue", "info"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected KEY=VALUE, got `novalue`"),
+            "{err}"
+        );
+    }
 }

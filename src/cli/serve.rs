@@ -229,16 +229,72 @@ fn watchdog_interval() -> Option<Duration> {
 /// Tell systemd (`Type=notify`) about our state, when started by it.
 fn notify_systemd(state: &str) {
     #[cfg(unix)]
-    if let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
-        let path = PathBuf::from(path);
-        // Abstract sockets (`@name`) are not reachable through a path; skip them quietly.
-        if path.to_string_lossy().starts_with('@') {
-            return;
-        }
-        if let Ok(socket) = std::os::unix::net::UnixDatagram::unbound()
-            && let Err(e) = socket.send_to(state.as_bytes(), &path)
+    if let Some(socket) = std::env::var_os("NOTIFY_SOCKET")
+        && let Err(e) = send_notify(&socket, state)
+    {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+/// Send `state` to the `NOTIFY_SOCKET` named `socket`: a path, or `@name` for a socket in
+/// Linux's abstract namespace (what systemd gives a service in a user manager or a container).
+#[cfg(unix)]
+fn send_notify(socket: &std::ffi::OsStr, state: &str) -> std::io::Result<()> {
+    let sender = std::os::unix::net::UnixDatagram::unbound()?;
+    if let Some(name) = socket.as_encoded_bytes().strip_prefix(b"@") {
+        #[cfg(target_os = "linux")]
         {
-            tracing::warn!(error = %e, "cannot notify systemd");
+            use std::os::linux::net::SocketAddrExt as _;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+            sender.send_to_addr(state.as_bytes(), &addr)?;
         }
+        // Other systems have no abstract namespace: no systemd to tell.
+        #[cfg(not(target_os = "linux"))]
+        let _ = name;
+        return Ok(());
+    }
+    sender.send_to(state.as_bytes(), std::path::Path::new(socket))?;
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::net::UnixDatagram;
+
+    use super::*;
+
+    fn received(socket: &UnixDatagram) -> String {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let n = socket.recv(&mut buf).unwrap();
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn notifies_an_abstract_socket() {
+        use std::os::linux::net::SocketAddrExt as _;
+        let name = format!(
+            "aocu-notify-test-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        );
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
+        let systemd = UnixDatagram::bind_addr(&addr).unwrap();
+        send_notify(std::ffi::OsStr::new(&format!("@{name}")), "READY=1").unwrap();
+        assert_eq!(received(&systemd), "READY=1");
+    }
+
+    #[test]
+    fn notifies_a_path_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let systemd = UnixDatagram::bind(&path).unwrap();
+        send_notify(path.as_os_str(), "STOPPING=1").unwrap();
+        assert_eq!(received(&systemd), "STOPPING=1");
+        // A socket nobody listens on is an error (logged by `notify_systemd`), not a panic.
+        assert!(send_notify(dir.path().join("gone").as_os_str(), "READY=1").is_err());
     }
 }

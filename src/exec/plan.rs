@@ -162,8 +162,47 @@ pub fn format_cpu_list(cpus: &BTreeSet<usize>) -> String {
     parts.join(",")
 }
 
+/// Why an `executors` value is not a setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    /// Text that is none of the forms.
+    #[error(
+        "expected \"physical\", \"all\", a number of executors or a list of CPU ids \
+         (like [0, 2] or \"0,2-3\"), got \"{text}\" ({why})"
+    )]
+    Unrecognized {
+        /// The value as written.
+        text: String,
+        /// Why it is no CPU list either.
+        why: CpuListError,
+    },
+    /// A count below 1.
+    #[error("the number of executors must be at least 1, got {0}")]
+    TooFew(i64),
+    /// A list without CPUs.
+    #[error("the list of executor CPUs is empty")]
+    EmptyList,
+    /// A CPU twice in the list.
+    #[error("CPU {0} is listed twice")]
+    Duplicate(usize),
+}
+
+/// Why text is not a CPU list like `0,2,4-7`; each names the part at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CpuListError {
+    /// Not a CPU number.
+    #[error("`{0}` is not a CPU id")]
+    NotACpu(String),
+    /// `b-a` with `b` after `a`.
+    #[error("range `{0}` runs backwards")]
+    Backwards(String),
+    /// A range of 4096 CPUs or more (a typo, not a machine).
+    #[error("range `{0}` is too large")]
+    TooLarge(String),
+}
+
 /// Parse the text form of the setting (environment variables, flags, TOML strings).
-fn parse_setting(text: &str) -> Result<ExecutorsSetting, String> {
+fn parse_setting(text: &str) -> Result<ExecutorsSetting, SettingError> {
     let trimmed = text.trim();
     match trimmed.to_ascii_lowercase().as_str() {
         "physical" => return Ok(ExecutorsSetting::Physical),
@@ -177,21 +216,19 @@ fn parse_setting(text: &str) -> Result<ExecutorsSetting, String> {
         .strip_prefix('[')
         .and_then(|t| t.strip_suffix(']'))
         .unwrap_or(trimmed);
-    let cpus = parse_cpu_list(inner).map_err(|why| {
-        format!(
-            "expected \"physical\", \"all\", a number of executors or a list of CPU ids \
-             (like [0, 2] or \"0,2-3\"), got \"{text}\" ({why})"
-        )
+    let cpus = parse_cpu_list(inner).map_err(|why| SettingError::Unrecognized {
+        text: text.to_string(),
+        why,
     })?;
     cpu_list(cpus)
 }
 
 /// `0,2,4-7` → [0, 2, 4, 5, 6, 7], keeping the written order.
-fn parse_cpu_list(text: &str) -> Result<Vec<usize>, String> {
+fn parse_cpu_list(text: &str) -> Result<Vec<usize>, CpuListError> {
     let cpu = |s: &str| {
         s.trim()
             .parse::<usize>()
-            .map_err(|_| format!("`{}` is not a CPU id", s.trim()))
+            .map_err(|_| CpuListError::NotACpu(s.trim().to_string()))
     };
     let mut cpus = Vec::new();
     for part in text.split(',') {
@@ -199,10 +236,10 @@ fn parse_cpu_list(text: &str) -> Result<Vec<usize>, String> {
             Some((a, b)) => {
                 let (a, b) = (cpu(a)?, cpu(b)?);
                 if a > b {
-                    return Err(format!("range `{}` runs backwards", part.trim()));
+                    return Err(CpuListError::Backwards(part.trim().to_string()));
                 }
                 if b - a >= 4096 {
-                    return Err(format!("range `{}` is too large", part.trim()));
+                    return Err(CpuListError::TooLarge(part.trim().to_string()));
                 }
                 cpus.extend(a..=b);
             }
@@ -212,22 +249,20 @@ fn parse_cpu_list(text: &str) -> Result<Vec<usize>, String> {
     Ok(cpus)
 }
 
-fn count(n: i64) -> Result<ExecutorsSetting, String> {
+fn count(n: i64) -> Result<ExecutorsSetting, SettingError> {
     match usize::try_from(n) {
         Ok(n) if n > 0 => Ok(ExecutorsSetting::Count(n)),
-        _ => Err(format!(
-            "the number of executors must be at least 1, got {n}"
-        )),
+        _ => Err(SettingError::TooFew(n)),
     }
 }
 
-fn cpu_list(cpus: Vec<usize>) -> Result<ExecutorsSetting, String> {
+fn cpu_list(cpus: Vec<usize>) -> Result<ExecutorsSetting, SettingError> {
     if cpus.is_empty() {
-        return Err("the list of executor CPUs is empty".into());
+        return Err(SettingError::EmptyList);
     }
     let mut seen = BTreeSet::new();
     if let Some(dup) = cpus.iter().find(|c| !seen.insert(**c)) {
-        return Err(format!("CPU {dup} is listed twice"));
+        return Err(SettingError::Duplicate(*dup));
     }
     Ok(ExecutorsSetting::Cpus(cpus))
 }
@@ -383,7 +418,46 @@ mod tests {
         for bad in ["0", "-2", "fast", "", "1,1", "3-1", "0-99999", "[]", "1,x"] {
             assert!(parse_setting(bad).is_err(), "{bad}");
         }
-        assert!(parse_setting("fast").unwrap_err().contains("\"fast\""));
+        assert!(
+            parse_setting("fast")
+                .unwrap_err()
+                .to_string()
+                .contains("\"fast\"")
+        );
+        // Each failure is its own variant, with the message it had as text.
+        assert_eq!(parse_setting("0"), Err(SettingError::TooFew(0)));
+        assert_eq!(cpu_list(vec![]), Err(SettingError::EmptyList));
+        assert!(matches!(
+            parse_setting("[]"),
+            Err(SettingError::Unrecognized {
+                why: CpuListError::NotACpu(_),
+                ..
+            })
+        ));
+        assert_eq!(parse_setting("1,2,1"), Err(SettingError::Duplicate(1)));
+        let err = parse_setting("3-1").unwrap_err();
+        assert_eq!(
+            err,
+            SettingError::Unrecognized {
+                text: "3-1".into(),
+                why: CpuListError::Backwards("3-1".into())
+            }
+        );
+        assert!(
+            err.to_string().ends_with("(range `3-1` runs backwards)"),
+            "{err}"
+        );
+        assert!(matches!(
+            parse_setting("0-99999"),
+            Err(SettingError::Unrecognized {
+                why: CpuListError::TooLarge(_),
+                ..
+            })
+        ));
+        assert_eq!(
+            SettingError::TooFew(-2).to_string(),
+            "the number of executors must be at least 1, got -2"
+        );
     }
 
     #[test]

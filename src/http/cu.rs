@@ -21,36 +21,15 @@ use hyper::header::HeaderValue;
 use hyper::{Request, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::NodeState;
+use super::query::query_pairs;
 use super::response::{self, ApiError, HttpResponse};
-use super::{NodeState, percent_decode};
 use crate::ao::Id;
 use crate::cu::query::{self, InvalidInput, ResultsQuery};
 use crate::cu::{ComputeUnit, CuError};
 
 /// The path segment suffix of AO-Core process paths (`{process}~process@1.0`).
 pub const PROCESS_DEVICE: &str = "~process@1.0";
-
-/// Split a query string into decoded `(name, value)` pairs (`+` is a space, as in HTML forms).
-pub fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    let Some(query) = query else {
-        return Ok(Vec::new());
-    };
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |text: &str| {
-                percent_decode(&text.replace('+', " ")).ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "query parameter `{name}` is not valid percent-encoded UTF-8"
-                    ))
-                })
-            };
-            Ok((decode(name)?, decode(value)?))
-        })
-        .collect()
-}
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
@@ -140,7 +119,7 @@ pub async fn result(
     message: &str,
     req: &Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = query_params(req.uri().query())?;
+    let params = query_pairs(req.uri().query())?;
     let message = require_id(Some(message), "message")?;
     let process = require_id(param(&params, "process-id"), "process-id")?;
     let result = cu(state)?
@@ -157,7 +136,7 @@ pub async fn results(
     req: &Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
     let process = require_id(Some(process), "process")?;
-    let params = query_params(req.uri().query())?;
+    let params = query_pairs(req.uri().query())?;
     let query = ResultsQuery::parse(&params).map_err(invalid)?;
     let page = cu(state)?
         .results(&process, &query)
@@ -168,7 +147,7 @@ pub async fn results(
 
 /// `POST /dry-run?process-id=` with the message as JSON.
 pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
-    let params = query_params(req.uri().query())?;
+    let params = query_pairs(req.uri().query())?;
     let process = require_id(param(&params, "process-id"), "process-id")?;
     if let Some(to) = param(&params, "to") {
         require_id(Some(to), "to")?;
@@ -213,7 +192,7 @@ pub async fn cron(
     req: &Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
     let process = require_id(Some(process), "process")?;
-    let params = query_params(req.uri().query())?;
+    let params = query_pairs(req.uri().query())?;
     // Same bounds and limit as /results (AO's CU defaults the cron page size to 500).
     ResultsQuery::parse(&params).map_err(invalid)?;
     let cu = cu(state)?;
@@ -279,7 +258,7 @@ pub async fn process_device(
     req: &Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
     let process = require_id(Some(process), "process")?;
-    let params = query_params(req.uri().query())?;
+    let params = query_pairs(req.uri().query())?;
     let path = process_path(rest, &params)?;
     let cu = cu(state)?;
     let slot = match path {
@@ -357,22 +336,14 @@ mod tests {
     use super::*;
 
     fn pairs(query: &str) -> Vec<(String, String)> {
-        query_params(Some(query)).unwrap()
+        query_pairs(Some(query)).unwrap()
     }
 
     #[test]
-    fn query_strings() {
-        assert_eq!(
-            pairs("process-id=abc&x=a%2Bb+c&flag&&empty="),
-            vec![
-                ("process-id".to_string(), "abc".to_string()),
-                ("x".to_string(), "a+b c".to_string()),
-                ("flag".to_string(), String::new()),
-                ("empty".to_string(), String::new()),
-            ]
-        );
-        assert!(query_params(Some("a=%zz")).is_err());
-        assert!(query_params(None).unwrap().is_empty());
+    fn query_errors_are_the_apis_400() {
+        // The parser's own cases are in `http::query`; here the error is the API's 400.
+        let err = ApiError::from(query_pairs(Some("a=%zz")).unwrap_err());
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
     }
 
     #[test]

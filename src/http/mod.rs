@@ -7,6 +7,7 @@ pub mod cu;
 pub mod gateway;
 pub mod meta;
 pub mod mu;
+pub mod query;
 pub mod response;
 pub mod su;
 
@@ -236,36 +237,47 @@ fn require_method(
 }
 
 /// Split a path into percent-decoded segments, ignoring empty ones (`//a/` is `["a"]`).
+///
+/// Decoding is `percent_encoding`'s, as URL parsers do it: a `%` that is not followed by two
+/// hex digits is literal text, so `info%+A` is a segment of that name (no route: 404), never a
+/// newline. A segment that decodes to bytes that are not UTF-8 is a 400.
 pub fn path_segments(path: &str) -> Result<Vec<String>, ApiError> {
     path.split('/')
         .filter(|s| !s.is_empty())
         .map(|s| {
-            percent_decode(s).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "path segment `{s}` is not valid percent-encoded UTF-8"
-                ))
-            })
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(std::borrow::Cow::into_owned)
+                .map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "path segment `{s}` does not decode to UTF-8 text"
+                    ))
+                })
         })
         .collect()
 }
 
-/// Decode `%XX` escapes; `None` for a broken escape or non-UTF-8 result.
+/// Decode `%XX` escapes strictly, for values (query parameters): `None` for a broken escape (a
+/// `%` not followed by two hex digits) or a result that is not UTF-8.
+///
+/// `percent_encoding` decodes, but it keeps a broken escape as literal text; the check before
+/// it makes a broken escape an error instead, so that a value `%+A` or `%zz` is refused, never
+/// read as something else. (A path segment with a broken escape simply names nothing.)
 pub fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let well_formed = bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -278,8 +290,33 @@ mod tests {
             path_segments("/%7Emeta%401.0//info/").unwrap(),
             vec!["~meta@1.0", "info"]
         );
-        assert!(path_segments("/%zz").is_err());
+        // Broken escapes are literal text; `from_str_radix` once read `%+A` as a newline.
+        assert_eq!(
+            path_segments("/info%+A/%zz/%4").unwrap(),
+            vec!["info%+A", "%zz", "%4"]
+        );
+        assert_eq!(path_segments("/a%0Ab").unwrap(), vec!["a\nb"]);
         assert!(path_segments("/%ff").is_err());
-        assert!(path_segments("/%4").is_err());
+        assert!(path_segments("/%C3").is_err());
+    }
+
+    #[test]
+    fn escapes_are_two_hex_digits() {
+        assert_eq!(percent_decode("a%2Fb%2fc").as_deref(), Some("a/b/c"));
+        assert_eq!(percent_decode("%C3%A9+").as_deref(), Some("é+"));
+        assert_eq!(percent_decode("plain é").as_deref(), Some("plain é"));
+        assert_eq!(percent_decode("").as_deref(), Some(""));
+        // `%25` is a literal percent sign; what follows it is not an escape.
+        assert_eq!(percent_decode("%2541").as_deref(), Some("%41"));
+        // `u8::from_str_radix` takes a leading `+`: `%+A` was read as a newline.
+        for broken in [
+            "%+A", "%-0", "%+a", "info%+A", "%", "%4", "a%", "%zz", "%4g", "% 41", "%%41",
+            "%\u{e9}",
+        ] {
+            assert_eq!(percent_decode(broken), None, "{broken:?}");
+        }
+        assert_eq!(percent_decode("%ff"), None, "not UTF-8");
+        assert_eq!(percent_decode("%C3"), None, "a cut UTF-8 sequence");
+        assert_eq!(percent_decode("%00").as_deref(), Some("\0"));
     }
 }

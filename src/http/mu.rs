@@ -43,7 +43,7 @@ pub async fn post_module(
     state: &NodeState,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
-    let overrides: Vec<Tag> = super::su::query_pairs(req.uri().query().unwrap_or(""))?
+    let overrides: Vec<Tag> = super::query::query_pairs(req.uri().query())?
         .into_iter()
         .map(|(name, value)| Tag::new(name, value))
         .collect();

@@ -7,8 +7,9 @@
 use hyper::Request;
 use hyper::body::Incoming;
 
+use super::NodeState;
+use super::query::query_pairs;
 use super::response::{self, ApiError, HttpResponse};
-use super::{NodeState, percent_decode};
 use crate::ao::Id;
 use crate::sched::su_api::{self, PageQuery, SuError};
 
@@ -42,7 +43,7 @@ pub async fn read(
     req: &Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.to_string();
-    let params = query_pairs(req.uri().query().unwrap_or(""))?;
+    let params = query_pairs(req.uri().query())?;
     let get = |name: &str| {
         params
             .iter()
@@ -90,23 +91,4 @@ fn number<T: std::str::FromStr>(value: Option<&str>, name: &str) -> Result<Optio
             })
         })
         .transpose()
-}
-
-/// Decode a query string into `(name, value)` pairs (`+` is a space, `%XX` escapes).
-pub fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| {
-                percent_decode(&s.replace('+', " ")).ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "query `{pair}` is not valid percent-encoded UTF-8"
-                    ))
-                })
-            };
-            Ok((decode(k)?, decode(v)?))
-        })
-        .collect()
 }

@@ -114,7 +114,7 @@ impl RemoteSchedulers {
                 }
                 Ok(Su {
                     address: address.clone(),
-                    url: SuUrl::parse(url).map_err(bad)?,
+                    url: SuUrl::parse(url).map_err(|e| bad(e.to_string()))?,
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -292,12 +292,12 @@ impl RemoteSchedulers {
 
     /// GET a page; `None` on 404.
     async fn fetch(&self, su: &Su, path: &str) -> Result<Option<page::Page>, RemoteError> {
-        let answer = client::get(&su.url, path, self.policy)
-            .await
-            .map_err(|message| RemoteError::Unreachable {
+        let answer = client::get(&su.url, path, self.policy).await.map_err(|e| {
+            RemoteError::Unreachable {
                 address: su.address.clone(),
-                message,
-            })?;
+                message: e.to_string(),
+            }
+        })?;
         let protocol = |message: String| RemoteError::Protocol {
             address: su.address.clone(),
             url: su.url.as_str().to_string(),
