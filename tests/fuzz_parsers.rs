@@ -290,7 +290,7 @@ fn page_seed() -> &'static PageSeed {
         // base64url of 32 bytes of 42.
         let module_id = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio";
         let record = serde_json::from_value(json!({
-            "id": module_id, "owner": null, "tags": [], "size": 4, "added_at_ms": 0
+            "id": module_id, "owner": null, "tags": [], "size": 4, "added-at-ms": 0
         }))
         .expect("module record");
         store.put_module(&record, b"\0asm").expect("module");
