@@ -3,12 +3,14 @@
 //! pointing at the node. The checks are in `tests/node/aoconnect.test.mjs`; this test prepares
 //! the node (state directory with the AOS module), runs the script and requires it to pass.
 //!
-//! It needs `node` (20 or newer) and `tests/node/node_modules` (`npm ci` in `tests/node`;
-//! `.ci/run` does both); without them it says so and skips.
+//! It needs `node` (20 or newer), `tests/node/node_modules` (`npm ci` in `tests/node`;
+//! `.ci/run` does both) and the AOS module of the shared test data; without them it says so
+//! and skips, or fails under `CI=true` (see `tests/prereq`).
 
 mod common;
+mod prereq;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,31 +18,6 @@ use common::{Server, aocu};
 
 /// The whole script (wallet generation, spawn, 11 messages, ~20 reads) gets this long.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// `../shared` next to the crate (worktrees), else `/work/shared`.
-fn shared_dir() -> PathBuf {
-    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if beside.join("testdata").is_dir() {
-        beside
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
-
-/// Why the test cannot run here, if it cannot.
-fn missing_prerequisite(node_dir: &Path) -> Option<String> {
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        _ => return Some("`node` is not installed".into()),
-    }
-    if !node_dir.join("node_modules").is_dir() {
-        return Some(format!(
-            "{} is absent: run `npm ci` there (as .ci/run does)",
-            node_dir.join("node_modules").display()
-        ));
-    }
-    None
-}
 
 /// `aocu module add` into `state_dir` (before the node starts: the store is one process' at a
 /// time); returns the module ID it prints.
@@ -68,13 +45,12 @@ fn add_module(state_dir: &Path, wasm: &Path) -> String {
 
 #[test]
 fn aoconnect_spawn_message_result_results_dryrun() {
-    let node_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node");
-    if let Some(reason) = missing_prerequisite(&node_dir) {
-        eprintln!("skipping the aoconnect test: {reason}");
+    let Some(node_dir) = prereq::node_project() else {
         return;
-    }
-    let wasm = shared_dir().join("testdata/wasm/aos-2-pure.wasm");
-    assert!(wasm.is_file(), "{} is missing", wasm.display());
+    };
+    let Some(wasm) = prereq::testdata("wasm/aos-2-pure.wasm") else {
+        return;
+    };
 
     let state_dir = tempfile::tempdir().expect("temp dir");
     let module_id = add_module(state_dir.path(), &wasm);

@@ -1,6 +1,7 @@
 //! Reference equivalence: every line of `testdata/golden/aos-dock.jsonl` (results of AO's
 //! reference loader) is reproduced exactly by one process of `aos-dock.wasm`, in order.
 
+mod prereq;
 mod wasm_common;
 
 use aocu::wasm::MessageInput;
@@ -8,7 +9,12 @@ use serde_json::Value;
 
 #[test]
 fn aos_dock_reproduces_the_reference_loader() {
-    let path = wasm_common::shared().join("testdata/golden/aos-dock.jsonl");
+    let (Some(path), Some(_)) = (
+        prereq::testdata("golden/aos-dock.jsonl"),
+        prereq::testdata("wasm/aos-dock.wasm"),
+    ) else {
+        return;
+    };
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let module = wasm_common::module("aos-dock.wasm");
     let mut process = wasm_common::spawn(module, Some("1-gb"), None, 30_000);

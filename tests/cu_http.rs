@@ -5,6 +5,7 @@
 //! nothing; outbox messages to a process on the node are pushed to it.
 
 mod common;
+mod prereq;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -16,8 +17,6 @@ use aocu::ao::Tag;
 use aocu::ao::{DataItem, Id, Wallet};
 use common::Server;
 use serde_json::{Value, json};
-
-const AOS: &str = "../shared/testdata/wasm/aos-2-pure.wasm";
 
 /// One RSA-4096 key for the whole test binary: the node's and the client's.
 fn wallet_file() -> &'static (tempfile::TempDir, Wallet) {
@@ -116,8 +115,8 @@ fn tag(name: &str, value: &str) -> Tag {
     }
 }
 
-fn add_aos(node: &Node) -> String {
-    let wasm = std::fs::read(AOS).expect("aos-2-pure.wasm");
+fn add_aos(node: &Node, aos: &Path) -> String {
+    let wasm = std::fs::read(aos).expect("aos-2-pure.wasm");
     let (status, body) = node.post(
         "/~module@1.0?Memory-Limit=1-gb&Compute-Limit=9000000000000",
         "application/wasm",
@@ -201,11 +200,14 @@ const COUNT: &str = "Counter = (Counter or 0) + 1\nreturn Counter";
 
 #[test]
 fn hundred_messages_results_dry_run_and_byte_identical_restarts() {
+    let Some(aos) = prereq::testdata("wasm/aos-2-pure.wasm") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let a_dir = dir.path().join("a");
     let b_dir = dir.path().join("b");
     let node = Node::start(&a_dir, &["--set", "checkpoint-every-messages=10"]);
-    let module = add_aos(&node);
+    let module = add_aos(&node, &aos);
     let pid = spawn(&node, &module, "counter");
     let ids: Vec<String> = (0..100)
         .map(|_| send(node.addr(), &pid, COUNT).unwrap())
@@ -297,9 +299,12 @@ fn hundred_messages_results_dry_run_and_byte_identical_restarts() {
 
 #[test]
 fn kill_9_during_a_stream_loses_no_acknowledged_message() {
+    let Some(aos) = prereq::testdata("wasm/aos-2-pure.wasm") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path(), &["--set", "eager-evaluation=true"]);
-    let module = add_aos(&node);
+    let module = add_aos(&node, &aos);
     let pid = spawn(&node, &module, "stream");
     let addr = node.addr();
     let sender = {
@@ -334,9 +339,12 @@ fn kill_9_during_a_stream_loses_no_acknowledged_message() {
 
 #[test]
 fn errors_shapes_and_pushes() {
+    let Some(aos) = prereq::testdata("wasm/aos-2-pure.wasm") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path(), &[]);
-    let module = add_aos(&node);
+    let module = add_aos(&node, &aos);
     let pid = spawn(&node, &module, "shapes");
     let other = spawn(&node, &module, "receiver");
 

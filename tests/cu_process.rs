@@ -4,6 +4,8 @@
 //! byte-identical results; a corrupt checkpoint is discarded and the process rebuilt by replay;
 //! a dry-run leaves no trace; error results keep the state; outboxes are given once.
 
+mod prereq;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +16,6 @@ use aocu::store::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, Sto
 use aocu::wasm::{ModuleCache, NodeLimits, WasmEngine};
 use serde_json::{Value, json};
 
-const AOS: &str = "../shared/testdata/wasm/aos-dock.wasm";
 const OWNER: &str = "OWNER000000000000000000000000000000000000000";
 const MODULE: &str = "MODULE00000000000000000000000000000000000000";
 const PID: &str = "PROCESS0000000000000000000000000000000000000";
@@ -85,9 +86,9 @@ fn append(store: &Store, slot: u64, code: &str) {
 }
 
 /// A store with the AOS module and a process of `n` Evals that count.
-fn schedule(dir: &Path, n: u64) {
+fn schedule(dir: &Path, aos: &Path, n: u64) {
     let store = Store::open(dir).unwrap();
-    let wasm = std::fs::read(AOS).unwrap();
+    let wasm = std::fs::read(aos).unwrap();
     let module = ModuleRecord {
         id: MODULE.into(),
         owner: Some(OWNER.into()),
@@ -156,6 +157,9 @@ fn data(result: &Value) -> String {
 
 #[test]
 fn checkpoints_restore_byte_identical_and_bad_ones_are_replayed() {
+    let Some(aos) = prereq::testdata("wasm/aos-dock.wasm") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (whole, halves, corrupt) = (
         dir.path().join("whole"),
@@ -163,7 +167,7 @@ fn checkpoints_restore_byte_identical_and_bad_ones_are_replayed() {
         dir.path().join("corrupt"),
     );
     for d in [&whole, &halves, &corrupt] {
-        schedule(d, 60);
+        schedule(d, &aos, 60);
     }
 
     // Reference: all 60 in one go, no checkpoints.
@@ -217,8 +221,11 @@ fn checkpoints_restore_byte_identical_and_bad_ones_are_replayed() {
 
 #[test]
 fn dry_runs_leave_no_trace_and_costs_are_metered() {
+    let Some(aos) = prereq::testdata("wasm/aos-dock.wasm") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    schedule(dir.path(), 5);
+    schedule(dir.path(), &aos, 5);
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let costs: Arc<Mutex<Vec<Cost>>> = Arc::default();
     let mut ctx = context(store.clone(), 0);
@@ -263,8 +270,11 @@ fn dry_runs_leave_no_trace_and_costs_are_metered() {
 
 #[test]
 fn an_error_result_keeps_the_state_and_the_outbox_is_given_once() {
+    let Some(aos) = prereq::testdata("wasm/aos-dock.wasm") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    schedule(dir.path(), 2);
+    schedule(dir.path(), &aos, 2);
     let store = Arc::new(Store::open(dir.path()).unwrap());
     append(&store, 3, "Counter = 99\nerror('boom')");
     append(

@@ -2,6 +2,7 @@
 //! give, per process, exactly the results of running them one by one on a single executor;
 //! and the meter counts every one of them.
 
+mod prereq;
 mod wasm_common;
 
 use std::collections::BTreeMap;
@@ -157,6 +158,9 @@ fn thousand_messages_to_64_counter_processes() {
 
 #[test]
 fn aos_processes_keep_their_own_state_across_executors() {
+    if prereq::testdata("wasm/aos-dock.wasm").is_none() {
+        return;
+    }
     let ids: Vec<String> = (0..8).map(process_id).collect();
     let messages: Vec<(String, String)> = (0..48)
         .map(|i| {

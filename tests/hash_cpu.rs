@@ -2,7 +2,9 @@
 //! batches against the reference crates, verification, hash chains and Merkle roots.
 //!
 //! The GPU half runs on whatever adapter exists (Mesa lavapipe in CI) and skips, saying why,
-//! only when there is no adapter at all.
+//! only when there is no adapter at all (under `CI=true` that fails: see `tests/prereq`).
+
+mod prereq;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -147,16 +149,11 @@ fn cpu_engines() -> Vec<CpuEngine> {
 /// The GPU hasher (any adapter, lavapipe included), or `None` with a printed reason when the
 /// machine has no adapter at all.
 fn gpu() -> Option<&'static Hasher> {
-    static GPU: OnceLock<Option<Hasher>> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let report = aocu::hw::gpu::discover(Duration::from_secs(60));
-        if report.adapters.is_empty() {
-            eprintln!(
-                "SKIP GPU half: no GPU adapter at all ({})",
-                report.note.unwrap_or_default()
-            );
-            return None;
-        }
+    static GPU: OnceLock<Hasher> = OnceLock::new();
+    if !prereq::gpu_adapter() {
+        return None;
+    }
+    Some(GPU.get_or_init(|| {
         let gpu = GpuHasher::new()
             .unwrap_or_else(|e| panic!("an adapter exists but the GPU hasher failed: {e}"));
         eprintln!(
@@ -165,9 +162,8 @@ fn gpu() -> Option<&'static Hasher> {
             gpu.adapter_info().backend,
             gpu.is_software()
         );
-        Some(Hasher::with_gpu(Engine::Gpu, gpu, None))
-    })
-    .as_ref()
+        Hasher::with_gpu(Engine::Gpu, gpu, None)
+    }))
 }
 
 fn reference(alg: Algorithm, input: &[u8]) -> Digest {
@@ -443,7 +439,7 @@ fn auto_never_picks_a_software_adapter_and_respects_the_crossover() {
     assert_eq!(Hasher::cpu().choose(u64::MAX), Engine::Cpu);
     let report = aocu::hw::gpu::discover(Duration::from_secs(60));
     let Some(adapter) = report.adapters.first() else {
-        eprintln!("SKIP: no GPU adapter at all");
+        prereq::missing("no GPU adapter at all; Mesa lavapipe (mesa-vulkan-drivers) is one");
         return;
     };
     let software_only = report.adapters.iter().all(|a| a.software);

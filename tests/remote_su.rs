@@ -6,6 +6,7 @@
 //! and nothing of the page is kept or evaluated.
 
 mod common;
+mod prereq;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,8 +19,6 @@ use aocu::ao::Tag;
 use aocu::ao::{DataItem, Id, Wallet, b64url, b64url_decode};
 use common::Server;
 use serde_json::Value;
-
-const AOS: &str = "../shared/testdata/wasm/aos-2-pure.wasm";
 
 /// Two RSA-4096 keys for the whole binary: A's (also the client's) and the one B and C use.
 fn wallets() -> &'static (tempfile::TempDir, Wallet, Wallet) {
@@ -84,8 +83,8 @@ fn tag(name: &str, value: &str) -> Tag {
 }
 
 /// The AOS module signed by its publisher (the client), so every node stores the same ID.
-fn module_item() -> DataItem {
-    let wasm = std::fs::read(AOS).expect("aos-2-pure.wasm");
+fn module_item(aos: &Path) -> DataItem {
+    let wasm = std::fs::read(aos).expect("aos-2-pure.wasm");
     aocu::ao::module_item::build(
         a_wallet(),
         wasm,
@@ -256,9 +255,12 @@ fn tamper(page: &mut Value, mode: usize, slot: u64) {
 
 #[test]
 fn a_node_evaluates_a_remote_schedule_identically_and_refuses_tampered_pages() {
+    let Some(aos) = prereq::testdata("wasm/aos-2-pure.wasm") else {
+        return;
+    };
     let dirs = tempfile::tempdir().unwrap();
     let a = start(&dirs.path().join("a"), "a.json", &[]);
-    let module = module_item();
+    let module = module_item(&aos);
     add_module(&a, &module);
     let pid = spawn(&a, &module.id());
     let mut ids = Vec::new();

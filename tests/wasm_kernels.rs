@@ -1,6 +1,7 @@
 //! The AO process ABI, limits and state protection, exercised with the small WAT kernels in
 //! `kernels/` (compiled at test time).
 
+mod prereq;
 mod wasm_common;
 
 use aocu::wasm::{CheckpointPolicy, Failure, MessageInput, Process, Snapshot};

@@ -1,5 +1,6 @@
-//! Shared helpers of the wasm integration tests: where the shared test data is, one engine and
-//! module cache per test binary, and AOS message builders.
+//! Shared helpers of the wasm integration tests: one engine and module cache per test binary,
+//! and AOS message builders. A test that includes it also includes `tests/prereq` (`mod
+//! prereq;`), which finds the shared test data.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -10,19 +11,10 @@ use aocu::wasm::{
 };
 use serde_json::{Value, json};
 
-/// `../shared` next to the crate (worktrees), else `/work/shared`.
-pub fn shared() -> PathBuf {
-    let near = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if near.join("testdata").exists() {
-        near
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
-
-/// The bytes of a test module under `testdata/wasm/`.
+/// The bytes of a test module under `testdata/wasm/` (the test has checked that it is there,
+/// with `prereq::testdata`).
 pub fn module_bytes(name: &str) -> Vec<u8> {
-    let path = shared().join("testdata/wasm").join(name);
+    let path = crate::prereq::shared_dir().join("testdata/wasm").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -1,0 +1,645 @@
+//! Property-based fuzzing (proptest, stable Rust) of the parsers that read untrusted bytes:
+//! ANS-104 data items, bundles, remote SU pages, the legacy exception-handling translator and
+//! URL path segments. Each gets random input and mutations of valid input (fixtures made by
+//! AO's JavaScript reference, or items signed here with the crate's own wallet and scheduler);
+//! the properties are that nothing panics, that whatever parses serializes back to the same
+//! bytes, and that valid input round-trips.
+//!
+//! Each property runs 256 cases by default (the whole file takes well under a minute in the dev
+//! profile); `AOCU_FUZZ_CASES=100000 cargo test --release --test fuzz_parsers` runs more. A
+//! failure prints the smallest input proptest could shrink it to.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use aocu::ao::{DataItem, Wallet, bundle};
+use aocu::sched::Scheduler;
+use aocu::sched::remote::page::{self, Expect, VerifiedEntry};
+use aocu::sched::su_api::{self, PageQuery};
+use aocu::store::Store;
+use aocu::wasm::legacy_eh::{translate, uses_legacy_eh};
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use serde_json::{Value, json};
+use wasmparser::{Validator, WasmFeatures};
+
+/// Cases per property: `AOCU_FUZZ_CASES`, else 256.
+fn cases() -> u32 {
+    std::env::var("AOCU_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(256)
+}
+
+fn config() -> Config {
+    Config {
+        cases: cases(),
+        // A failing case is printed (shrunk); CI's checkout is read-only to it anyway.
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte mutations.
+
+/// One edit of a byte string; positions are taken modulo its length.
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Set one byte.
+    Set(usize, u8),
+    /// XOR one byte with a non-zero mask.
+    Flip(usize, u8),
+    /// Insert bytes.
+    Insert(usize, Vec<u8>),
+    /// Remove up to n bytes.
+    Remove(usize, usize),
+    /// Cut the tail off.
+    Truncate(usize),
+    /// Overwrite 8 bytes with a little-endian length-like value.
+    Word(usize, u64),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let word = prop_oneof![
+        Just(0u64),
+        Just(1),
+        Just(u32::MAX as u64),
+        Just(u64::MAX),
+        0u64..4096,
+        any::<u64>(),
+    ];
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Set(i, b)),
+        (any::<usize>(), 1u8..).prop_map(|(i, m)| Mutation::Flip(i, m)),
+        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..16))
+            .prop_map(|(i, b)| Mutation::Insert(i, b)),
+        (any::<usize>(), 1usize..64).prop_map(|(i, n)| Mutation::Remove(i, n)),
+        any::<usize>().prop_map(Mutation::Truncate),
+        (any::<usize>(), word).prop_map(|(i, w)| Mutation::Word(i, w)),
+    ]
+}
+
+fn mutations() -> impl Strategy<Value = Vec<Mutation>> {
+    prop::collection::vec(mutation(), 1..4)
+}
+
+fn mutate(seed: &[u8], edits: &[Mutation]) -> Vec<u8> {
+    let mut out = seed.to_vec();
+    for edit in edits {
+        let at = |i: usize, len: usize| if len == 0 { 0 } else { i % len };
+        match edit {
+            Mutation::Set(i, b) if !out.is_empty() => {
+                let i = at(*i, out.len());
+                out[i] = *b;
+            }
+            Mutation::Flip(i, m) if !out.is_empty() => {
+                let i = at(*i, out.len());
+                out[i] ^= *m;
+            }
+            Mutation::Insert(i, bytes) => {
+                let i = at(*i, out.len() + 1);
+                out.splice(i..i, bytes.iter().copied());
+            }
+            Mutation::Remove(i, n) if !out.is_empty() => {
+                let i = at(*i, out.len());
+                let end = (i + n).min(out.len());
+                out.drain(i..end);
+            }
+            Mutation::Truncate(n) => {
+                let n = at(*n, out.len() + 1);
+                out.truncate(n);
+            }
+            Mutation::Word(i, w) if out.len() >= 8 => {
+                let i = at(*i, out.len() - 7);
+                out[i..i + 8].copy_from_slice(&w.to_le_bytes());
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// ANS-104 data items.
+
+/// The fixture items made by AO's JavaScript reference (every signature type aocu parses).
+fn item_seeds() -> &'static [Vec<u8>] {
+    static SEEDS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ans104");
+        [
+            "message", "process", "bare", "binary", "ed25519", "ethereum",
+        ]
+        .iter()
+        .map(|name| {
+            let path = dir.join(format!("{name}.bin"));
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        })
+        .collect()
+    })
+}
+
+/// Parse `bytes`; what parses must serialize back to exactly `bytes`, and every accessor must
+/// work on it. Returns the item.
+fn check_item(bytes: &[u8]) -> Option<DataItem> {
+    let item = DataItem::parse(bytes).ok()?;
+    assert_eq!(
+        item.to_bytes(),
+        bytes,
+        "parse then serialize changed the bytes"
+    );
+    let _ = (item.id(), item.owner_address(), item.target_id());
+    let _ = (
+        item.anchor_text(),
+        item.anchor_field(),
+        item.tags.get("Action"),
+    );
+    let _ = item.verify();
+    Some(item)
+}
+
+#[test]
+fn valid_items_round_trip() {
+    for seed in item_seeds() {
+        let item = check_item(seed).expect("a fixture item parses");
+        assert_eq!(DataItem::parse(&item.to_bytes()).unwrap().id(), item.id());
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn items_from_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        check_item(&bytes);
+    }
+
+    #[test]
+    fn items_from_random_bytes_with_a_valid_signature_type(
+        kind in prop_oneof![Just(1u16), Just(2), Just(3)],
+        rest in prop::collection::vec(any::<u8>(), 0..2048),
+    ) {
+        let mut bytes = kind.to_le_bytes().to_vec();
+        bytes.extend(rest);
+        check_item(&bytes);
+    }
+
+    #[test]
+    fn items_from_mutated_fixtures(seed in 0..6usize, edits in mutations()) {
+        let original = &item_seeds()[seed];
+        let bytes = mutate(original, &edits);
+        if let Some(item) = check_item(&bytes) {
+            // A signature covers every byte: a changed item that still verifies is a forgery.
+            if item.verify().is_ok() {
+                prop_assert_eq!(&bytes, original, "a mutated item still verifies");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundles.
+
+/// Bundles of the fixture items: one, two, and all of them.
+fn bundle_seeds() -> &'static [Vec<u8>] {
+    static SEEDS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let items: Vec<DataItem> = item_seeds()
+            .iter()
+            .map(|b| DataItem::parse(b).expect("fixture"))
+            .collect();
+        let refs: Vec<&DataItem> = items.iter().collect();
+        vec![
+            bundle::encode(&refs[..1]),
+            bundle::encode(&refs[1..3]),
+            bundle::encode(&refs),
+            bundle::encode(&[]),
+        ]
+    })
+}
+
+/// Decode `bytes`; a bundle that decodes must be re-encoded as the bytes it was read from.
+fn check_bundle(bytes: &[u8]) {
+    if let Ok(items) = bundle::decode(bytes) {
+        let refs: Vec<&DataItem> = items.iter().collect();
+        let again = bundle::encode(&refs);
+        assert!(
+            bytes.starts_with(&again),
+            "a decoded bundle does not encode back to its bytes"
+        );
+    }
+}
+
+#[test]
+fn valid_bundles_round_trip() {
+    for seed in bundle_seeds() {
+        let items = bundle::decode(seed).expect("a bundle of fixtures decodes");
+        let refs: Vec<&DataItem> = items.iter().collect();
+        assert_eq!(&bundle::encode(&refs), seed);
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn bundles_from_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+        check_bundle(&bytes);
+    }
+
+    #[test]
+    fn bundles_from_a_random_header(
+        count in 0u64..5,
+        sizes in prop::collection::vec(0u64..4096, 0..5),
+        rest in prop::collection::vec(any::<u8>(), 0..1024),
+    ) {
+        // A count and sizes that mostly fit, so decoding gets past the header.
+        let mut bytes = [count.to_le_bytes().to_vec(), vec![0; 24]].concat();
+        for size in sizes {
+            bytes.extend(size.to_le_bytes());
+            bytes.extend([0u8; 24 + 32]);
+        }
+        bytes.extend(rest);
+        check_bundle(&bytes);
+    }
+
+    #[test]
+    fn bundles_from_mutated_bundles(seed in 0..4usize, edits in mutations()) {
+        check_bundle(&mutate(&bundle_seeds()[seed], &edits));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Remote SU pages (`sched::remote::page::parse`, then `verify`, as the remote SU client calls
+// them on a fetched body).
+
+/// A schedule of a process and three messages, signed here, as an SU page.
+struct PageSeed {
+    body: Vec<u8>,
+    process: String,
+    scheduler: String,
+    /// The entries the page verifies into, as (assignment bytes, item bytes).
+    entries: Vec<(Vec<u8>, Vec<u8>)>,
+    _dir: tempfile::TempDir,
+}
+
+fn page_seed() -> &'static PageSeed {
+    static SEED: OnceLock<PageSeed> = OnceLock::new();
+    SEED.get_or_init(|| {
+        let wallet = Arc::new(Wallet::generate().expect("wallet"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        // base64url of 32 bytes of 42.
+        let module_id = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio";
+        let record = serde_json::from_value(json!({
+            "id": module_id, "owner": null, "tags": [], "size": 4, "added-at-ms": 0
+        }))
+        .expect("module record");
+        store.put_module(&record, b"\0asm").expect("module");
+        let sched = Scheduler::new(store.clone(), wallet.clone(), 1_500_000);
+        let tags = |list: Value| -> aocu::ao::Tags { serde_json::from_value(list).expect("tags") };
+        let spawn = DataItem::signed(
+            &wallet,
+            None,
+            None,
+            tags(json!([
+                {"name": "Data-Protocol", "value": "ao"},
+                {"name": "Variant", "value": "ao.TN.1"},
+                {"name": "Type", "value": "Process"},
+                {"name": "Module", "value": module_id},
+                {"name": "Scheduler", "value": sched.address()},
+            ])),
+            b"1984".to_vec(),
+        )
+        .expect("spawn item");
+        sched.submit(&spawn).expect("spawn");
+        for n in 0..3 {
+            let message = DataItem::signed(
+                &wallet,
+                Some(spawn.raw_id()),
+                None,
+                tags(json!([
+                    {"name": "Data-Protocol", "value": "ao"},
+                    {"name": "Type", "value": "Message"},
+                    {"name": "Action", "value": "Eval"},
+                ])),
+                format!("return {n}").into_bytes(),
+            )
+            .expect("message item");
+            sched.submit(&message).expect("message");
+        }
+        let process = spawn.id().to_string();
+        let body = su_api::page(&store, &process, &PageQuery::default())
+            .expect("page")
+            .to_string()
+            .into_bytes();
+        let mut seed = PageSeed {
+            body,
+            process,
+            scheduler: sched.address().to_string(),
+            entries: Vec::new(),
+            _dir: dir,
+        };
+        let verified = verify_page(&seed.body, &seed).expect("the page verifies");
+        seed.entries = verified
+            .iter()
+            .map(|e| (e.assignment.to_bytes(), e.item.to_bytes()))
+            .collect();
+        assert_eq!(seed.entries.len(), 4);
+        seed
+    })
+}
+
+/// Parse and verify a page body as the first page of the seed's process.
+fn verify_page(body: &[u8], seed: &PageSeed) -> Option<Vec<VerifiedEntry>> {
+    let parsed = page::parse(body).ok()?;
+    let expect = Expect {
+        process: &seed.process,
+        scheduler: &seed.scheduler,
+        next_slot: 0,
+        previous: None,
+        last_timestamp: 0,
+    };
+    for edge in &parsed.edges {
+        let _ = page::nonce_of(&edge.1);
+    }
+    page::verify(&parsed.edges, &expect).ok()
+}
+
+/// Whatever verifies must be the schedule that was signed, entry for entry.
+fn check_page(body: &[u8]) -> Result<(), TestCaseError> {
+    let seed = page_seed();
+    if let Some(entries) = verify_page(body, seed) {
+        prop_assert!(entries.len() <= seed.entries.len());
+        for (entry, (assignment, item)) in entries.iter().zip(&seed.entries) {
+            prop_assert_eq!(&entry.assignment.to_bytes(), assignment);
+            prop_assert_eq!(&entry.item.to_bytes(), item);
+        }
+    }
+    Ok(())
+}
+
+/// Every node of a JSON tree, as a JSON pointer.
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let escaped = k.replace('~', "~0").replace('/', "~1");
+                pointers(v, format!("{at}/{escaped}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                pointers(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+    out.push(at);
+}
+
+/// A replacement for one JSON node.
+fn json_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n.to_string())),
+        "[A-Za-z0-9_-]{0,64}".prop_map(Value::String),
+        ".{0,16}".prop_map(Value::String),
+        Just(json!({})),
+        Just(json!([])),
+    ]
+}
+
+#[test]
+fn a_valid_page_round_trips() {
+    let seed = page_seed();
+    let entries = verify_page(&seed.body, seed).expect("the page verifies");
+    assert_eq!(entries.len(), 4);
+    assert_eq!(entries[0].item.id().to_string(), seed.process);
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn pages_from_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        check_page(&bytes)?;
+    }
+
+    #[test]
+    fn pages_from_byte_mutations(edits in mutations()) {
+        check_page(&mutate(&page_seed().body, &edits))?;
+    }
+
+    #[test]
+    fn pages_with_one_json_node_replaced(pick in any::<usize>(), with in json_value()) {
+        let mut page: Value = serde_json::from_slice(&page_seed().body).unwrap();
+        let mut all = Vec::new();
+        pointers(&page, String::new(), &mut all);
+        let at = &all[pick % all.len()];
+        if let Some(node) = page.pointer_mut(at) {
+            *node = with;
+        }
+        check_page(page.to_string().as_bytes())?;
+    }
+
+    #[test]
+    fn pages_with_one_json_key_removed(pick in any::<usize>()) {
+        let mut page: Value = serde_json::from_slice(&page_seed().body).unwrap();
+        let mut all = Vec::new();
+        pointers(&page, String::new(), &mut all);
+        let at = all[pick % all.len()].clone();
+        if let Some((parent, key)) = at.rsplit_once('/') {
+            match page.pointer_mut(parent) {
+                Some(Value::Object(map)) => {
+                    map.remove(&key.replace("~1", "/").replace("~0", "~"));
+                }
+                Some(Value::Array(items)) => {
+                    if let Ok(i) = key.parse::<usize>() {
+                        items.remove(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        check_page(page.to_string().as_bytes())?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The legacy exception-handling translator.
+
+/// Small modules using every legacy construct: `try`/`catch`, `catch_all`, `rethrow`,
+/// `delegate`, nested and with values.
+const LEGACY_EH: &[&str] = &[
+    r#"(module (tag $a) (func try catch $a end))"#,
+    r#"(module
+        (tag $e (param i32 i64))
+        (func (export "f") (param i32) (result i64) (local $x i64)
+          try (result i64)
+            local.get 0
+            if
+              local.get 0
+              i64.const 40
+              throw $e
+            end
+            i64.const 7
+          catch $e
+            local.set $x
+            i64.extend_i32_s
+            local.get $x
+            i64.add
+          end))"#,
+    r#"(module
+        (tag $a (param i32))
+        (tag $b)
+        (func $thrower (param i32)
+          local.get 0
+          i32.eqz
+          if
+            i32.const 1
+            throw $a
+          end
+          throw $b)
+        (func (export "f") (param i32) (result i32)
+          try (result i32)
+            local.get 0
+            call $thrower
+            i32.const 0
+          catch $a
+          catch_all
+            i32.const 2
+          end))"#,
+    r#"(module
+        (tag $a)
+        (func (export "f") (result i32)
+          try (result i32)
+            try
+              throw $a
+            catch $a
+              rethrow 0
+            end
+            i32.const 0
+          catch_all
+            i32.const 1
+          end))"#,
+    r#"(module
+        (tag $a)
+        (func (export "f") (result i32)
+          try $outer (result i32)
+            block
+              try
+                throw $a
+              delegate $outer
+            end
+            i32.const 0
+          catch $a
+            i32.const 5
+          end))"#,
+];
+
+fn legacy_seeds() -> &'static [Vec<u8>] {
+    static SEEDS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    SEEDS.get_or_init(|| {
+        LEGACY_EH
+            .iter()
+            .map(|src| wat::parse_str(src).unwrap_or_else(|e| panic!("seed WAT: {e}")))
+            .collect()
+    })
+}
+
+/// What the translator writes: standard exceptions, no legacy ones.
+fn output_features() -> WasmFeatures {
+    (WasmFeatures::default()
+        | WasmFeatures::EXCEPTIONS
+        | WasmFeatures::MEMORY64
+        | WasmFeatures::REFERENCE_TYPES
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::GC)
+        - WasmFeatures::LEGACY_EXCEPTIONS
+}
+
+/// Translate `wasm`; a module it rewrites must validate and hold no legacy opcode, and a second
+/// translation leaves it as it is.
+fn check_translation(wasm: &[u8]) {
+    let _ = uses_legacy_eh(wasm);
+    if let Ok(Cow::Owned(out)) = translate(wasm) {
+        if let Err(e) = Validator::new_with_features(output_features()).validate_all(&out) {
+            panic!("a translated module does not validate: {e}");
+        }
+        assert!(!uses_legacy_eh(&out).expect("the output reads"));
+        assert!(matches!(translate(&out), Ok(Cow::Borrowed(_))));
+    }
+}
+
+#[test]
+fn valid_legacy_modules_translate() {
+    for seed in legacy_seeds() {
+        assert!(uses_legacy_eh(seed).unwrap());
+        let out = translate(seed).expect("translates");
+        assert!(matches!(out, Cow::Owned(_)));
+        check_translation(seed);
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn translation_of_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        check_translation(&bytes);
+    }
+
+    #[test]
+    fn translation_of_random_sections(rest in prop::collection::vec(any::<u8>(), 0..512)) {
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend(rest);
+        check_translation(&wasm);
+    }
+
+    #[test]
+    fn translation_of_mutated_modules(seed in 0..LEGACY_EH.len(), edits in mutations()) {
+        check_translation(&mutate(&legacy_seeds()[seed], &edits));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// URL path segments.
+
+/// Percent-encode everything but RFC 3986's unreserved characters.
+fn encode_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn path_segments_of_any_path(path in ".{0,64}") {
+        let _ = aocu::http::path_segments(&path);
+    }
+
+    #[test]
+    fn path_segments_of_escape_soup(path in "[/%0-9A-Fa-f+\\-zZ~]{0,48}") {
+        let _ = aocu::http::path_segments(&path);
+    }
+
+    #[test]
+    fn encoded_segments_decode_back(segments in prop::collection::vec(".{1,12}", 0..6)) {
+        let path: String = segments.iter().map(|s| format!("/{}", encode_segment(s))).collect();
+        let decoded = aocu::http::path_segments(&path).expect("an encoded path decodes");
+        prop_assert_eq!(decoded, segments);
+    }
+}
