@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod cu;
 pub mod exec;
+pub mod gateway;
 pub mod hash;
 pub mod http;
 pub mod hw;
