@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod cu;
 pub mod exec;
+pub mod gateway;
 pub mod hash;
 pub mod http;
 pub mod hw;

@@ -4,22 +4,23 @@
 //! `@permaweb/aoconnect`'s `spawn` reads the module's tags here; `@permaweb/ao-scheduler-utils`
 //! finds a scheduler's URL through its `Scheduler-Location` record and a process' scheduler
 //! through its `Scheduler` tag. See `docs/ao-http-api.md` for the exact queries.
+//!
+//! This is the HTTP adapter: it reads the request ([`request`]), hands it to the GraphQL
+//! model and executor in [`crate::gateway`], and shapes the answer or the error.
 
-pub mod graphql;
-pub mod records;
-pub mod transactions;
+pub mod request;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::response::{self, ApiError, HttpResponse};
-use super::{NodeState, percent_decode, read_body};
-use graphql::QueryError;
-use records::{NodeRecords, SchedulerLocation, data_bytes, tag_value};
-use transactions::ExecError;
+use super::{NodeState, read_body};
+use crate::gateway::records::{self, NodeRecords, SchedulerLocation, data_bytes, tag_value};
+use crate::gateway::{self as model, ExecError, QueryError};
+pub use request::{GraphqlRequest, RequestError, request_from_body, request_from_query};
 
 /// Largest GraphQL request body: queries are small.
 pub const GRAPHQL_BODY_LIMIT: u64 = 1024 * 1024;
@@ -39,11 +40,11 @@ pub async fn graphql(state: &NodeState, req: Request<Incoming>) -> Result<HttpRe
     };
     let request = match request {
         Ok(r) => r,
-        Err(message) => return Ok(graphql_error("bad-query", &message)),
+        Err(e) => return Ok(graphql_error("bad-query", &e.to_string())),
     };
     let store = state.store.clone();
     let answer = tokio::task::spawn_blocking(move || {
-        let fields = graphql::parse(
+        let fields = model::parse(
             &request.query,
             request.operation_name.as_deref(),
             &request.variables,
@@ -52,7 +53,7 @@ pub async fn graphql(state: &NodeState, req: Request<Incoming>) -> Result<HttpRe
             store: &store,
             scheduler: location,
         };
-        transactions::execute(&fields, &source)
+        model::execute(&fields, &source)
     })
     .await
     .map_err(|e| ApiError::internal(format!("the GraphQL task failed: {e}")))?;
@@ -121,73 +122,6 @@ pub async fn raw(state: &NodeState, id: &str, head: bool) -> Result<HttpResponse
     Ok(response)
 }
 
-/// A GraphQL request: the query text, its variables and which operation to run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GraphqlRequest {
-    /// The query document.
-    pub query: String,
-    /// Variable values.
-    pub variables: Map<String, Value>,
-    /// The operation to run when the document has several.
-    pub operation_name: Option<String>,
-}
-
-/// Read `{"query", "variables", "operationName"}`; the error names the bad field.
-pub fn request_from_body(body: &[u8]) -> Result<GraphqlRequest, String> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
-    let Value::Object(obj) = value else {
-        return Err("the body must be a JSON object with a `query` string".into());
-    };
-    let query = match obj.get("query") {
-        Some(Value::String(q)) => q.clone(),
-        Some(_) => return Err("`query` must be a string".into()),
-        None => return Err("the body has no `query`".into()),
-    };
-    let variables = match obj.get("variables") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(v)) => v.clone(),
-        Some(_) => return Err("`variables` must be an object".into()),
-    };
-    let operation_name = match obj.get("operationName") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(n)) => Some(n.clone()),
-        Some(_) => return Err("`operationName` must be a string".into()),
-    };
-    Ok(GraphqlRequest {
-        query,
-        variables,
-        operation_name,
-    })
-}
-
-/// Read `?query=&variables=&operationName=` (GraphQL over HTTP's GET form).
-pub fn request_from_query(query: &str) -> Result<GraphqlRequest, String> {
-    let mut text = None;
-    let mut variables = Map::new();
-    let mut operation_name = None;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode(&value.replace('+', " "))
-            .ok_or_else(|| format!("query parameter `{key}` is not valid percent-encoded UTF-8"))?;
-        match key {
-            "query" => text = Some(value),
-            "variables" if !value.is_empty() => match serde_json::from_str(&value) {
-                Ok(Value::Object(v)) => variables = v,
-                Ok(Value::Null) => {}
-                _ => return Err("`variables` must be a JSON object".into()),
-            },
-            "operationName" if !value.is_empty() => operation_name = Some(value),
-            _ => {}
-        }
-    }
-    Ok(GraphqlRequest {
-        query: text.ok_or("the request has no `query` parameter")?,
-        variables,
-        operation_name,
-    })
-}
-
 /// 400 in GraphQL's error shape and the node's (`error`, `kind`) at once.
 fn graphql_error(kind: &str, message: &str) -> HttpResponse {
     response::json_with_status(
@@ -245,40 +179,6 @@ pub fn is_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn body_fields_are_checked_by_name() {
-        let ok =
-            request_from_body(br#"{"query":"{ a }","variables":{"x":1},"operationName":null}"#)
-                .unwrap();
-        assert_eq!(ok.query, "{ a }");
-        assert_eq!(ok.variables.get("x"), Some(&json!(1)));
-        for (body, field) in [
-            (&br#"{"variables":{}}"#[..], "query"),
-            (br#"{"query":1}"#, "query"),
-            (br#"{"query":"{a}","variables":[1]}"#, "variables"),
-            (br#"{"query":"{a}","operationName":2}"#, "operationName"),
-            (br#"[1]"#, "query"),
-            (b"not json", "JSON"),
-        ] {
-            let err = request_from_body(body).unwrap_err();
-            assert!(err.contains(field), "{err}");
-        }
-    }
-
-    #[test]
-    fn get_parameters_are_decoded() {
-        let r = request_from_query(
-            "query=%7B+transactions%28first%3A1%29+%7B+edges+%7B+cursor+%7D+%7D+%7D&variables=%7B%22a%22%3A1%7D&operationName=Q",
-        )
-        .unwrap();
-        assert_eq!(r.query, "{ transactions(first:1) { edges { cursor } } }");
-        assert_eq!(r.variables.get("a"), Some(&json!(1)));
-        assert_eq!(r.operation_name.as_deref(), Some("Q"));
-        assert!(request_from_query("variables=%7B%7D").is_err());
-        assert!(request_from_query("query=%zz").is_err());
-        assert!(request_from_query("query=x&variables=5").is_err());
-    }
 
     #[test]
     fn ids_and_hosts() {
