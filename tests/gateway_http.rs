@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use aocu::store::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, Store, Tag};
+use aocu::ao::Tag;
+use aocu::store::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, Store};
 use common::Server;
 use rand::RngCore;
 use serde_json::{Value, json};

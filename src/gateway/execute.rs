@@ -111,9 +111,9 @@ fn transaction(field: &Field, source: &dyn Source) -> Result<Value, ExecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ao::Tag;
     use crate::gateway::bind::parse;
     use crate::gateway::{DEFAULT_FIRST, MAX_FIRST};
-    use crate::store::Tag;
 
     struct List(Vec<TxRecord>);
 

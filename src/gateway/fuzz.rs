@@ -13,7 +13,8 @@ use serde_json::{Map, Value as Json, json};
 
 use super::records::{Source, TxRecord};
 use super::{MAX_DEPTH, QueryError, execute, parse};
-use crate::store::{StoreError, Tag};
+use crate::ao::Tag;
+use crate::store::StoreError;
 
 /// Cases per property: `AOCU_FUZZ_CASES`, else 256.
 fn cases() -> u32 {
@@ -59,10 +60,7 @@ impl Source for One {
             recipient: String::new(),
             anchor: String::new(),
             signature: None,
-            tags: vec![Tag {
-                name: "T".into(),
-                value: "P".into(),
-            }],
+            tags: vec![Tag::new("T", "P")].into(),
             data_size: 1,
             data_type: None,
             order: 1,

@@ -8,7 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::store::{ModuleRecord, ScheduledMessage, Store, StoreError, Tag};
+use crate::ao::{Tag, Tags};
+use crate::store::{ModuleRecord, ScheduledMessage, Store, StoreError};
 
 /// How long clients may cache the node's `Scheduler-Location` (ms), as its `Time-To-Live` tag.
 pub const SCHEDULER_LOCATION_TTL_MS: u64 = 3_600_000;
@@ -29,7 +30,7 @@ pub struct TxRecord {
     /// Signature (base64url), when known.
     pub signature: Option<String>,
     /// Tags in their original order.
-    pub tags: Vec<Tag>,
+    pub tags: Tags,
     /// Size of the data in bytes.
     pub data_size: u64,
     /// The data's `Content-Type` tag, when any.
@@ -74,7 +75,8 @@ impl SchedulerLocation {
                 tag("Type", "Scheduler-Location"),
                 tag("Url", &self.url),
                 tag("Time-To-Live", &SCHEDULER_LOCATION_TTL_MS.to_string()),
-            ],
+            ]
+            .into(),
             data_size: 0,
             data_type: None,
             order: 0,
@@ -158,11 +160,13 @@ pub fn module_record(module: &ModuleRecord) -> TxRecord {
         anchor: String::new(),
         signature: None,
         data_type: Some(
-            tag_value(&module.tags, "Content-Type")
+            module
+                .tags
+                .get("Content-Type")
                 .unwrap_or("application/wasm")
                 .to_string(),
         ),
-        tags: module.tags.to_vec(),
+        tags: module.tags.clone(),
         data_size: module.size,
         order: module.added_at_ms,
     }
@@ -173,7 +177,7 @@ pub fn module_record(module: &ModuleRecord) -> TxRecord {
 pub fn message_record(message: &ScheduledMessage) -> TxRecord {
     let fields = &message.message;
     let text = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_string);
-    let tags: Vec<Tag> = fields
+    let tags: Tags = fields
         .get("Tags")
         .and_then(|t| serde_json::from_value(t.clone()).ok())
         .unwrap_or_default();
@@ -185,7 +189,7 @@ pub fn message_record(message: &ScheduledMessage) -> TxRecord {
         anchor: text("Anchor").unwrap_or_default(),
         signature: text("Signature"),
         data_size: data_bytes(fields.get("Data")).len() as u64,
-        data_type: tag_value(&tags, "Content-Type").map(str::to_string),
+        data_type: tags.get("Content-Type").map(str::to_string),
         tags,
         order: message.assignment.timestamp,
     }
@@ -198,13 +202,6 @@ pub fn data_bytes(data: Option<&Value>) -> Vec<u8> {
         Some(Value::String(s)) => s.as_bytes().to_vec(),
         Some(other) => other.to_string().into_bytes(),
     }
-}
-
-/// The value of the first tag named `name`.
-pub fn tag_value<'a>(tags: &'a [Tag], name: &str) -> Option<&'a str> {
-    tags.iter()
-        .find(|t| t.name == name)
-        .map(|t| t.value.as_str())
 }
 
 #[cfg(test)]
@@ -320,7 +317,7 @@ mod tests {
         assert_eq!(ids, want);
         let spawn = all.iter().find(|r| r.id == "PROC").unwrap();
         assert_eq!(spawn.signature.as_deref(), Some("SIG"));
-        assert_eq!(spawn.tags, [t("Type", "Process")]);
+        assert_eq!(spawn.tags[..], [t("Type", "Process")]);
     }
 
     #[test]
@@ -332,10 +329,10 @@ mod tests {
         let record = a.record();
         assert_eq!(record.id.len(), 43);
         assert_eq!(record.owner_address.as_deref(), Some("ADDR"));
-        assert_eq!(tag_value(&record.tags, "Type"), Some("Scheduler-Location"));
-        assert_eq!(tag_value(&record.tags, "Url"), Some("http://h:1"));
-        assert_eq!(tag_value(&record.tags, "Time-To-Live"), Some("3600000"));
-        assert_eq!(tag_value(&record.tags, "Data-Protocol"), Some("ao"));
+        assert_eq!(record.tags.get("Type"), Some("Scheduler-Location"));
+        assert_eq!(record.tags.get("Url"), Some("http://h:1"));
+        assert_eq!(record.tags.get("Time-To-Live"), Some("3600000"));
+        assert_eq!(record.tags.get("Data-Protocol"), Some("ao"));
         let b = SchedulerLocation {
             url: "http://h:2".into(),
             ..a.clone()

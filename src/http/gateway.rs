@@ -18,7 +18,8 @@ use serde_json::json;
 
 use super::response::{self, ApiError, HttpResponse};
 use super::{NodeState, read_body};
-use crate::gateway::records::{self, NodeRecords, SchedulerLocation, data_bytes, tag_value};
+use crate::ao::Id;
+use crate::gateway::records::{self, NodeRecords, SchedulerLocation, data_bytes};
 use crate::gateway::{self as model, ExecError, QueryError};
 pub use request::{GraphqlRequest, RequestError, request_from_body, request_from_query};
 
@@ -35,7 +36,7 @@ pub async fn graphql(state: &NodeState, req: Request<Incoming>) -> Result<HttpRe
             let body = read_body(req, GRAPHQL_BODY_LIMIT).await?;
             request_from_body(&body)
         }
-        Method::GET => request_from_query(req.uri().query().unwrap_or("")),
+        Method::GET => request_from_query(req.uri().query()),
         _ => return Err(ApiError::method_not_allowed("GET, POST")),
     };
     let request = match request {
@@ -69,17 +70,19 @@ pub async fn graphql(state: &NodeState, req: Request<Incoming>) -> Result<HttpRe
 
 /// `GET /raw/{id}` (`HEAD` too): a module's bytes, or a scheduled message's `Data`.
 pub async fn raw(state: &NodeState, id: &str, head: bool) -> Result<HttpResponse, ApiError> {
-    if !is_id(id) {
-        return Err(ApiError::bad_request(format!(
+    let id: Id = id.parse().map_err(|_| {
+        ApiError::bad_request(format!(
             "`{id}` is not a transaction ID (43 base64url characters)"
-        )));
-    }
+        ))
+    })?;
     let store = state.store.clone();
     let key = id.to_string();
     let found = tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
         let id = key;
         if let Some(module) = store.module(&id)? {
-            let content_type = tag_value(&module.tags, "Content-Type")
+            let content_type = module
+                .tags
+                .get("Content-Type")
                 .unwrap_or("application/wasm")
                 .to_string();
             return Ok(store.module_bytes(&id)?.map(|b| (content_type, b)));
@@ -168,23 +171,12 @@ fn is_host(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
 }
 
-/// 43 base64url characters: an Arweave/ANS-104 ID.
-pub fn is_id(id: &str) -> bool {
-    id.len() == 43
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn ids_and_hosts() {
-        assert!(is_id(&"a-_Z9".repeat(9)[..43]));
-        assert!(!is_id(&"a".repeat(42)));
-        assert!(!is_id(&format!("{}=", "a".repeat(42))));
         assert!(is_host("127.0.0.1:6363"));
         assert!(is_host("[::1]:80"));
         assert!(is_host("node.example"));

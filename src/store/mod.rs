@@ -14,9 +14,6 @@ use std::path::{Path, PathBuf};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 pub use records::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, StoredResult};
-// Until the gateway moves onto `ao::Tag` too (the tag is AO vocabulary, not a store record).
-#[doc(hidden)]
-pub use crate::ao::Tag;
 
 /// module id → module record (JSON).
 const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");

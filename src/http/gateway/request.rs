@@ -1,7 +1,6 @@
 //! Reading a GraphQL request from HTTP: the JSON body of a `POST`, or the query string of a
 //! `GET` (GraphQL over HTTP's two forms).
 
-use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 /// A GraphQL request: the query text, its variables and which operation to run.
@@ -40,8 +39,8 @@ pub enum RequestError {
     #[error("`variables` must be a JSON object")]
     VariablesNotJsonObject,
     /// A query-string parameter with a broken `%` escape or bytes that are not UTF-8.
-    #[error("query parameter `{0}` is not valid percent-encoded UTF-8")]
-    Encoding(String),
+    #[error(transparent)]
+    Encoding(#[from] crate::http::query::QueryError),
 }
 
 /// Read `{"query", "variables", "operationName"}`.
@@ -74,20 +73,19 @@ pub fn request_from_body(body: &[u8]) -> Result<GraphqlRequest, RequestError> {
 }
 
 /// Read `?query=&variables=&operationName=`.
-pub fn request_from_query(query: &str) -> Result<GraphqlRequest, RequestError> {
-    check_encoding(query)?;
+pub fn request_from_query(query: Option<&str>) -> Result<GraphqlRequest, RequestError> {
     let mut text = None;
     let mut variables = Map::new();
     let mut operation_name = None;
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        match &*key {
-            "query" => text = Some(value.into_owned()),
+    for (key, value) in crate::http::query::query_pairs(query)? {
+        match key.as_str() {
+            "query" => text = Some(value),
             "variables" if !value.is_empty() => match serde_json::from_str(&value) {
                 Ok(Value::Object(v)) => variables = v,
                 Ok(Value::Null) => {}
                 _ => return Err(RequestError::VariablesNotJsonObject),
             },
-            "operationName" if !value.is_empty() => operation_name = Some(value.into_owned()),
+            "operationName" if !value.is_empty() => operation_name = Some(value),
             _ => {}
         }
     }
@@ -96,27 +94,6 @@ pub fn request_from_query(query: &str) -> Result<GraphqlRequest, RequestError> {
         variables,
         operation_name,
     })
-}
-
-/// `form_urlencoded` decodes leniently (a broken escape stays as it is, bytes that are not
-/// UTF-8 become U+FFFD); a query that the client garbled is refused instead, naming the
-/// parameter, so that it is not answered as some other query.
-fn check_encoding(query: &str) -> Result<(), RequestError> {
-    for pair in query.split('&') {
-        let well_formed = pair.split('%').skip(1).all(|after| {
-            after
-                .as_bytes()
-                .get(..2)
-                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-        });
-        if !well_formed || percent_decode_str(pair).decode_utf8().is_err() {
-            let key = pair.split('=').next().unwrap_or_default();
-            return Err(RequestError::Encoding(
-                percent_decode_str(key).decode_utf8_lossy().into_owned(),
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -146,22 +123,21 @@ mod tests {
 
     #[test]
     fn get_parameters_are_decoded() {
-        let r = request_from_query(
+        let r = request_from_query(Some(
             "query=%7B+transactions%28first%3A1%29+%7B+edges+%7B+cursor+%7D+%7D+%7D&variables=%7B%22a%22%3A1%7D&operationName=Q",
-        )
+        ))
         .unwrap();
         assert_eq!(r.query, "{ transactions(first:1) { edges { cursor } } }");
         assert_eq!(r.variables.get("a"), Some(&json!(1)));
         assert_eq!(r.operation_name.as_deref(), Some("Q"));
         assert_eq!(
-            request_from_query("variables=%7B%7D"),
+            request_from_query(Some("variables=%7B%7D")),
             Err(RequestError::NoQueryParameter)
         );
-        assert_eq!(
-            request_from_query("query=%zz"),
-            Err(RequestError::Encoding("query".into()))
-        );
-        assert!(request_from_query("query=x&variables=5").is_err());
+        let err = request_from_query(Some("query=%zz")).unwrap_err();
+        assert!(matches!(err, RequestError::Encoding(_)), "{err}");
+        assert!(err.to_string().contains("`query`"), "{err}");
+        assert!(request_from_query(Some("query=x&variables=5")).is_err());
     }
 
     #[test]
@@ -174,13 +150,19 @@ mod tests {
             "x=1&query=%e9",
         ] {
             assert!(
-                matches!(request_from_query(bad), Err(RequestError::Encoding(_))),
+                matches!(
+                    request_from_query(Some(bad)),
+                    Err(RequestError::Encoding(_))
+                ),
                 "{bad}"
             );
         }
         // `+` is a space and `%2B` a plus; a literal `%` must be `%25`.
-        let r = request_from_query("query=a+b%2Bc%25&&x").unwrap();
+        let r = request_from_query(Some("query=a+b%2Bc%25&&x")).unwrap();
         assert_eq!(r.query, "a b+c%");
-        assert_eq!(request_from_query("query=%C3%A9").unwrap().query, "\u{e9}");
+        assert_eq!(
+            request_from_query(Some("query=%C3%A9")).unwrap().query,
+            "\u{e9}"
+        );
     }
 }
