@@ -10,6 +10,8 @@
 //!
 //! Besides criterion's estimates, each benchmark prints the p50/p99 of every request it timed.
 //! Run: `cargo bench --bench cu_http`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Bench code: a panic is a failure.
+#![allow(missing_docs)] // `criterion_group!` makes undocumented public functions.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -17,6 +17,8 @@
 //! on the same cores as the executors, so it does as little as it can while the clock runs: AOS
 //! messages are built beforehand, and it waits for the newest job first (one wake-up per
 //! executor and batch).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Bench code: a panic is a failure.
+#![allow(missing_docs)] // `criterion_group!` makes undocumented public functions.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
@@ -318,6 +320,7 @@ fn aos_bare_handle(c: &mut Criterion) {
 criterion_group!(benches, aos_scaling, scaling, aos_bare_handle, summary);
 /// `criterion_main!` with the environment of the `aocu` binary: library errors capture no Rust
 /// backtraces (see [`aocu::wasm::quiet_error_backtraces`]).
+#[allow(unsafe_code)] // One environment write before any thread starts: argued below.
 fn main() {
     // SAFETY: first thing in `main`: no other thread has been started.
     unsafe { aocu::wasm::quiet_error_backtraces() };

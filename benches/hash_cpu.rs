@@ -5,6 +5,8 @@
 //! hashes/s and the ratio to the baseline (the same measurements as `aocu bench hash`).
 //!
 //! `cargo bench --bench hash_cpu`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Bench code: a panic is a failure.
+#![allow(missing_docs)] // `criterion_group!` makes undocumented public functions.
 
 use std::time::Duration;
 

@@ -7,6 +7,8 @@
 //!
 //! `AOCU_BENCH_GPU_BYTES` sets the bytes per batch (default 256 MiB on hardware, 4 MiB on a
 //! software rasterizer, whose figures only show the engine runs, not what a GPU does).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Bench code: a panic is a failure.
+#![allow(missing_docs)] // `criterion_group!` makes undocumented public functions.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

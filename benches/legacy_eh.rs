@@ -2,6 +2,8 @@
 //!
 //! Reported next to the cost of validating the same module alone with wasmparser (the
 //! translation validates its input first), so the ratio shows what the rewrite itself adds.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Bench code: a panic is a failure.
+#![allow(missing_docs)] // `criterion_group!` makes undocumented public functions.
 
 use std::hint::black_box;
 use std::path::PathBuf;

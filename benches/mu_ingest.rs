@@ -2,6 +2,8 @@
 //! assignment, durably committed), from this load generator process against `aocu serve` on
 //! loopback, 1 and 8 concurrent clients. Baselines in the same run: verifying one item in
 //! process, and signing one assignment (the two RSA operations on the ingest path).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Bench code: a panic is a failure.
+#![allow(missing_docs)] // `criterion_group!` makes undocumented public functions.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -8,6 +8,8 @@
 //!   (scaling of independent processes over cores).
 //! - `echo/abi`: the ABI overhead per message with the echo kernel (JSON in, malloc, call, JSON
 //!   out parsed, free).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Bench code: a panic is a failure.
+#![allow(missing_docs)] // `criterion_group!` makes undocumented public functions.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -117,6 +119,7 @@ fn bench(c: &mut Criterion) {
 criterion_group!(benches, bench);
 /// `criterion_main!` with the environment of the `aocu` binary: library errors capture no Rust
 /// backtraces (see [`aocu::wasm::quiet_error_backtraces`]).
+#[allow(unsafe_code)] // One environment write before any thread starts: argued below.
 fn main() {
     // SAFETY: first thing in `main`: no other thread has been started.
     unsafe { aocu::wasm::quiet_error_backtraces() };

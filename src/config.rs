@@ -119,6 +119,7 @@ impl Config {
 }
 
 /// `/var/lib/aocu` for root (a system service), `./aocu-state` for anyone else.
+#[allow(unsafe_code)] // geteuid: argued below.
 fn default_state_dir() -> PathBuf {
     #[cfg(unix)]
     {

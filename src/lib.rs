@@ -4,14 +4,14 @@
 //! (`docs/ARCHITECTURE.md` draws the arrows; `tests/architecture.rs` fails on a cycle).
 //!
 //! - Bottom: [`clock`] (now, the calendar), [`hw`] (the machine).
-//! - [`hash`] batch hashing on CPU and GPU; [`exec`] the pinned executor pool.
+//! - [`hash`] batch hashing on CPU and GPU; [`exec`] the pinned executor pool; [`node`] the
+//!   node's identity.
 //! - [`ao`] the protocol vocabulary: data items, [`ao::Tag`]s, [`ao::Id`]s, message fields,
-//!   wallets.
+//!   wallets; [`bench`](mod@bench) the `aocu bench` runners.
 //! - [`store`] durable records; [`wasm`] the process runtime.
 //! - [`sched`] the schedulers (embedded SU, remote SUs); [`meter`] metering; [`gateway`] the
 //!   Arweave-gateway GraphQL subset over the store.
-//! - [`cu`] the Compute Unit; [`config`] the node configuration; [`node`] its identity;
-//!   [`bench`] the `aocu bench` runners.
+//! - [`cu`] the Compute Unit; [`config`] the node configuration.
 //! - Top: [`http`] the server and its routes; [`cli`] the command line.
 
 pub mod ao;

@@ -1,6 +1,7 @@
 //! ANS-104 data items made by AO's JavaScript reference (arbundles): aocu parses them, computes
 //! the same IDs, owners, tags and deep hashes, verifies their signatures, re-serializes them
 //! byte for byte, and refuses tampered copies and signature types it cannot verify yet.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 use std::path::PathBuf;
 

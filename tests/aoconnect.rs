@@ -6,6 +6,7 @@
 //! It needs `node` (20 or newer), `tests/node/node_modules` (`npm ci` in `tests/node`;
 //! `.ci/run` does both) and the AOS module of the shared test data; without them it says so
 //! and skips, or fails under `CI=true` (see `tests/prereq`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod common;
 mod prereq;

@@ -1,6 +1,7 @@
 //! AOS behaviours on both builds — `aos-dock.wasm` (emscripten) and `aos-2-pure.wasm` (WASI-style,
 //! legacy exception handling translated at load): values, state, outbox, errors, and limits that
 //! end runaway messages while the process keeps working.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod prereq;
 mod wasm_common;

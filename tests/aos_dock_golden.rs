@@ -1,5 +1,6 @@
 //! Reference equivalence: every line of `testdata/golden/aos-dock.jsonl` (results of AO's
 //! reference loader) is reproduced exactly by one process of `aos-dock.wasm`, in order.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod prereq;
 mod wasm_common;

@@ -1,5 +1,6 @@
 //! `aocu config check`: valid files print the effective configuration, broken ones fail with
 //! the key and the line.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod common;
 

@@ -3,6 +3,8 @@
 //! `/cron` and the AO-Core process paths; restarts (clean, and `kill -9` in the middle of a
 //! stream) lose no acknowledged message and give byte-identical results; a dry-run changes
 //! nothing; outbox messages to a process on the node are pushed to it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+#![allow(unsafe_code)] // libc calls to observe the node (each `unsafe` says why it is sound).
 
 mod common;
 mod prereq;

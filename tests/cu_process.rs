@@ -3,6 +3,7 @@
 //! process loaded again on the same store restores the latest checkpoint and goes on with
 //! byte-identical results; a corrupt checkpoint is discarded and the process rebuilt by replay;
 //! a dry-run leaves no trace; error results keep the state; outboxes are given once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod prereq;
 

@@ -1,5 +1,6 @@
 //! The `executors` and `executor-queue-depth` keys: every form parses, every bad value is
 //! named with its key (and line, in a file), and plans are checked against the allowed CPUs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 use aocu::config::{ConfigError, load};
 use aocu::exec::{CorePlan, ExecutorsSetting, PlanError};

@@ -1,5 +1,7 @@
 //! The executor pool: placement, ordering, concurrency, back-pressure, panics, pinning,
 //! shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+#![allow(unsafe_code)] // libc calls to observe the node (each `unsafe` says why it is sound).
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,7 @@
 //! Real processes on the executor pool: messages to many processes spread over every executor
 //! give, per process, exactly the results of running them one by one on a single executor;
 //! and the meter counts every one of them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod prereq;
 mod wasm_common;

@@ -8,6 +8,7 @@
 //! Each property runs 256 cases by default (the whole file takes well under a minute in the dev
 //! profile); `AOCU_FUZZ_CASES=100000 cargo test --release --test fuzz_parsers` runs more. A
 //! failure prints the smallest input proptest could shrink it to.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 use std::borrow::Cow;
 use std::path::PathBuf;

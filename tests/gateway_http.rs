@@ -1,5 +1,6 @@
 //! The gateway subset over real HTTP: `POST /graphql` and `GET /raw/{id}` answer what the
 //! node's store holds, as AO's clients ask for it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod common;
 

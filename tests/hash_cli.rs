@@ -1,5 +1,6 @@
 //! `aocu hash` against the real `b3sum` and coreutils `sha256sum` binaries: the same files (odd
 //! names included) must give byte-identical output, and `--check` must agree with them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod common;
 mod prereq;

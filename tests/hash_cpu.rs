@@ -3,6 +3,7 @@
 //!
 //! The GPU half runs on whatever adapter exists (Mesa lavapipe in CI) and skips, saying why,
 //! only when there is no adapter at all (under `CI=true` that fails: see `tests/prereq`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod prereq;
 

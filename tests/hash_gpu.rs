@@ -4,6 +4,7 @@
 //!
 //! The tests skip, saying why, only when the machine has no adapter at all (under `CI=true`
 //! that fails: see `tests/prereq`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod prereq;
 

@@ -1,4 +1,6 @@
 //! `aocu info --json` against what the operating system itself reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+#![allow(unsafe_code)] // libc calls to observe the node (each `unsafe` says why it is sound).
 
 mod common;
 mod prereq;

@@ -4,6 +4,7 @@
 //! to contain no legacy opcode any more, validated with wasmparser (standard exceptions,
 //! memory64, no legacy exceptions) and run in wasmtime with exceptions enabled. The expected
 //! values are worked out by hand from the legacy semantics and written in each test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod prereq;
 

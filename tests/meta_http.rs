@@ -1,4 +1,6 @@
 //! `aocu serve` over real HTTP: `~meta@1.0/info`, sub-keys, 404/405 and malformed requests.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+#![allow(unsafe_code)] // libc calls to observe the node (each `unsafe` says why it is sound).
 
 mod common;
 

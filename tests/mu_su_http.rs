@@ -2,6 +2,7 @@
 //! 0..n with the SU's signed assignments and hash chain; pages, single messages, processes and
 //! timestamps have the SU's JSON shapes; bad items get their 4xx and change nothing; a restart
 //! (after `kill -9`) keeps everything and the chain goes on.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod common;
 

@@ -4,6 +4,7 @@
 //! slot of a page (a re-signed assignment whose hash-chain link does not follow, a message
 //! signature changed, message data changed): each is refused with an error naming that slot,
 //! and nothing of the page is kept or evaluated.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod common;
 mod prereq;

@@ -1,5 +1,6 @@
 //! The AO process ABI, limits and state protection, exercised with the small WAT kernels in
 //! `kernels/` (compiled at test time).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod prereq;
 mod wasm_common;

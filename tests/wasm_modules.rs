@@ -1,5 +1,6 @@
 //! Loading modules: the cache compiles once, artefacts on disk are checked, and bad modules get
 //! errors that name the problem.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod prereq;
 mod wasm_common;

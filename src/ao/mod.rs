@@ -4,7 +4,7 @@
 //! [`crate::hash`] and [`crate::clock`].
 //!
 //! IDs are `base64url(SHA-256(signature))`: every SHA-256 this module takes goes through
-//! [`sha256`], that is through the node's hasher ([`crate::hash::shared`]), which meters it.
+//! [`sha256`], that is through the node's hasher ([`crate::hash::shared()`]), which meters it.
 
 pub mod avro;
 pub mod bundle;

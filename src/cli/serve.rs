@@ -258,6 +258,7 @@ fn send_notify(socket: &std::ffi::OsStr, state: &str) -> std::io::Result<()> {
 }
 
 #[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::os::unix::net::UnixDatagram;
 

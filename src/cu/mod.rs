@@ -7,7 +7,7 @@
 //! - [`query`]: validated inputs of the CU API (results ranges and cursors, dry-run bodies).
 //! - [`results`]: pages of stored results.
 //! - [`checkpoint`]: compressed, digest-checked checkpoint frames.
-//! - [`unit`]: the [`ComputeUnit`] that routes processes to executors and answers the API.
+//! - [`unit`](mod@unit): the [`ComputeUnit`] that routes processes to executors and answers the API.
 //! - [`push`]: delivery of outbox messages to processes on this node.
 
 pub mod checkpoint;

@@ -345,6 +345,7 @@ pub fn isa_features() -> BTreeMap<String, bool> {
 
 /// The CPUs this process is allowed to run on.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // libc's affinity call: argued below.
 pub fn allowed_cpus() -> Vec<usize> {
     // SAFETY: `cpu_set_t` is plain data for which all-zero bytes are a valid (empty) set;
     // sched_getaffinity writes at most `size_of::<cpu_set_t>()` bytes into it, and CPU_ISSET

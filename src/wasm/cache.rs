@@ -137,6 +137,7 @@ impl ModuleCache {
     }
 
     /// Read and check an artefact file.
+    #[allow(unsafe_code)] // Deserializing compiled code: argued at the call below.
     pub fn read_artefact(
         &self,
         path: &Path,

@@ -77,6 +77,7 @@ impl WasmEngine {
 /// # Safety
 /// It changes the process environment, which is only sound while no other thread can read it:
 /// call it first thing in `main`, before any thread is started.
+#[allow(unsafe_code)] // Setting an environment variable is `unsafe` in edition 2024.
 pub unsafe fn quiet_error_backtraces() {
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
         // SAFETY: the caller guarantees that no other thread runs yet.

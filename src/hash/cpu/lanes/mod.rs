@@ -4,12 +4,12 @@
 //! only one lane of the vector unit does work. BLAKE3's compression is the same arithmetic for
 //! every input, so 8 (AVX2) or 16 (AVX-512) unrelated chains — the chunks of different messages —
 //! can run side by side, one per lane, exactly as the crate does for the chunks of one long
-//! message. A [`LaneJob`] is one such chain: the blocks of one chunk (at most 1024 bytes) with
+//! message. A `LaneJob` is one such chain: the blocks of one chunk (at most 1024 bytes) with
 //! its chunk counter and flags, or one parent node (a single 64-byte block). The result of a job
 //! is its chaining value; with the `ROOT` flag it is the first 32 bytes of the root output, i.e.
 //! the digest of a message of at most one chunk.
 //!
-//! The arithmetic is written once, generic over a [`Vector`] of `LANES` 32-bit words; each
+//! The arithmetic is written once, generic over a `Vector` of `LANES` 32-bit words; each
 //! instruction set supplies the vector operations and the transposition of message blocks into
 //! word vectors. The entry points choose the instruction set at run time (like the `blake3`
 //! crate), with a portable implementation that any target runs.
@@ -314,7 +314,9 @@ unsafe fn run_generic<V: Vector>(jobs: &[LaneJob<'_>], out: &mut [[u32; 8]]) {
     let steps = blocks.iter().copied().max().unwrap_or(0);
     // SAFETY (for every vector operation below): the caller guarantees the CPU features `V`
     // needs; all other accesses are bounds-checked slices and arrays.
+    // SAFETY: as said above.
     let counter = unsafe { [V::load(&counter_lo), V::load(&counter_hi)] };
+    // SAFETY: as said above.
     let mut cv: [V; 8] = unsafe { IV.map(|w| V::splat(w)) };
     // Zero-padded copies of partial last blocks, one per lane.
     let mut pads = [[0u8; BLOCK_LEN]; MAX_LANES];
@@ -357,12 +359,14 @@ unsafe fn run_generic<V: Vector>(jobs: &[LaneJob<'_>], out: &mut [[u32; 8]]) {
                 None => &pads[i],
             };
         }
+        // SAFETY: as said above; every pointer in `ptrs` is a whole block (a full one or a pad).
         unsafe {
             let m = V::load_transposed(&ptrs);
             cv = compress(&cv, &m, counter, V::load(&lens), V::load(&flags));
         }
         if finishing {
             for (k, vector) in cv.iter().enumerate() {
+                // SAFETY: as said above.
                 unsafe { vector.store(&mut words[k]) };
             }
             for (i, cv_out) in out.iter_mut().enumerate().take(jobs.len()) {
