@@ -1,6 +1,6 @@
 //! Property-based fuzzing (proptest, stable Rust) of the parsers that read untrusted bytes:
-//! ANS-104 data items, bundles, remote SU pages, the legacy exception-handling translator and
-//! URL path segments. Each gets random input and mutations of valid input (fixtures made by
+//! ANS-104 data items, bundles, remote SU pages, the legacy exception-handling translator, URL
+//! path segments and query strings (the GraphQL subset has its own, in `src/gateway/fuzz.rs`). Each gets random input and mutations of valid input (fixtures made by
 //! AO's JavaScript reference, or items signed here with the crate's own wallet and scheduler);
 //! the properties are that nothing panics, that whatever parses serializes back to the same
 //! bytes, and that valid input round-trips.
@@ -642,5 +642,36 @@ proptest! {
         let path: String = segments.iter().map(|s| format!("/{}", encode_segment(s))).collect();
         let decoded = aocu::http::path_segments(&path).expect("an encoded path decodes");
         prop_assert_eq!(decoded, segments);
+    }
+}
+
+// ---- query strings (`http::query`, the one parser of every query string) ----
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn query_pairs_of_any_query(query in ".{0,96}") {
+        let _ = aocu::http::query::query_pairs(Some(&query));
+    }
+
+    #[test]
+    fn query_pairs_of_escape_soup(query in "[&=%0-9A-Fa-f+zZ\\-]{0,64}") {
+        // A refused query names a parameter; an accepted one never decodes a broken escape.
+        match aocu::http::query::query_pairs(Some(&query)) {
+            Ok(pairs) => prop_assert!(pairs.len() <= query.split('&').count()),
+            Err(e) => prop_assert!(e.to_string().contains("query parameter")),
+        }
+    }
+
+    #[test]
+    fn encoded_pairs_decode_back(
+        pairs in prop::collection::vec((".{1,12}", ".{0,12}"), 0..6)
+    ) {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs.iter())
+            .finish();
+        let decoded = aocu::http::query::query_pairs(Some(&query)).expect("an encoded query decodes");
+        prop_assert_eq!(decoded, pairs);
     }
 }
