@@ -139,19 +139,12 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    fn tag(name: &str, value: &str) -> Tag {
-        Tag {
-            name: name.into(),
-            value: value.into(),
-        }
-    }
-
     #[test]
     fn round_trip() {
         let tags = vec![
-            tag("Data-Protocol", "ao"),
-            tag("Unicode", "héllo ✓"),
-            tag("", ""),
+            Tag::new("Data-Protocol", "ao"),
+            Tag::new("Unicode", "héllo ✓"),
+            Tag::new("", ""),
         ];
         let bytes = encode(&tags);
         assert_eq!(decode(&bytes).unwrap(), tags);
@@ -159,7 +152,7 @@ mod tests {
         assert!(decode(&[]).unwrap().is_empty());
         // "Data-Protocol" is 13 bytes: zigzag 26 = 0x1a.
         assert_eq!(&bytes[..2], &[0x06, 0x1a]);
-        let long = vec![tag(&"n".repeat(200), "v")];
+        let long = vec![Tag::new(&"n".repeat(200), "v")];
         assert_eq!(decode(&encode(&long)).unwrap(), long);
     }
 
@@ -172,12 +165,12 @@ mod tests {
         write_bytes(&mut bytes, b"a");
         write_bytes(&mut bytes, b"b");
         write_long(&mut bytes, 0);
-        assert_eq!(decode(&bytes).unwrap(), vec![tag("a", "b")]);
+        assert_eq!(decode(&bytes).unwrap(), vec![Tag::new("a", "b")]);
     }
 
     #[test]
     fn bad_encodings_are_refused() {
-        let good = encode(&[tag("name", "value")]);
+        let good = encode(&[Tag::new("name", "value")]);
         for cut in 1..good.len() {
             assert!(decode(&good[..cut]).is_err(), "cut at {cut}");
         }

@@ -462,13 +462,6 @@ impl DataItem {
 mod tests {
     use super::*;
 
-    fn tag(name: &str, value: &str) -> Tag {
-        Tag {
-            name: name.into(),
-            value: value.into(),
-        }
-    }
-
     fn wallet() -> Wallet {
         use std::sync::OnceLock;
         static W: OnceLock<Wallet> = OnceLock::new();
@@ -482,7 +475,7 @@ mod tests {
             &w,
             Some([7; 32]),
             Some(*b"00000000000000000000000000001234"),
-            vec![tag("Type", "Message"), tag("Data-Protocol", "ao")],
+            vec![Tag::new("Type", "Message"), Tag::new("Data-Protocol", "ao")],
             b"return 1".to_vec(),
         )
         .unwrap();
@@ -507,8 +500,14 @@ mod tests {
     #[test]
     fn tampering_and_truncation_are_caught() {
         let w = wallet();
-        let item =
-            DataItem::signed(&w, None, None, vec![tag("A", "b")], b"payload".to_vec()).unwrap();
+        let item = DataItem::signed(
+            &w,
+            None,
+            None,
+            vec![Tag::new("A", "b")],
+            b"payload".to_vec(),
+        )
+        .unwrap();
         let bytes = item.to_bytes();
         let mut tampered = bytes.clone();
         let last = tampered.len() - 1;
