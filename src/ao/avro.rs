@@ -152,7 +152,7 @@ mod tests {
         assert!(decode(&[]).unwrap().is_empty());
         // "Data-Protocol" is 13 bytes: zigzag 26 = 0x1a.
         assert_eq!(&bytes[..2], &[0x06, 0x1a]);
-        let long = vec![Tag::new(&"n".repeat(200), "v")];
+        let long = vec![Tag::new("n".repeat(200), "v")];
         assert_eq!(decode(&encode(&long)).unwrap(), long);
     }
 
