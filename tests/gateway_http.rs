@@ -14,7 +14,8 @@ use common::Server;
 use rand::RngCore;
 use serde_json::{Value, json};
 
-const MODULE: &str = "MODULE-ID-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+// A canonical ID text (its last character carries no stray bits): `/raw` parses IDs strictly.
+const MODULE: &str = "MODULE-ID-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaA";
 const PROCESS: &str = "PROCESS-ID-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 const MESSAGE: &str = "MESSAGE-ID-cccccccccccccccccccccccccccccccc";
 const OWNER: &str = "OWNER-ADDRESS-ddddddddddddddddddddddddddddd";
@@ -307,8 +308,11 @@ fn raw_serves_module_bytes_and_message_data() {
     assert!(head.contains("content-type: text/plain"), "{head}");
     assert_eq!(body, b"return 1+1");
 
-    let (status, _) = server.request("GET", &format!("/raw/{}", "Z".repeat(43)), b"");
+    let (status, _) = server.request("GET", &format!("/raw/{}Y", "Z".repeat(42)), b"");
     assert_eq!(status, 404);
+    // Not the canonical text of any ID (the last character's unused bits are set): refused.
+    let (status, _) = server.request("GET", &format!("/raw/{}", "Z".repeat(43)), b"");
+    assert_eq!(status, 400);
     let (status, body) = server.request("GET", "/raw/short", b"");
     assert_eq!(status, 400, "{body}");
     let (status, _) = server.request("POST", &format!("/raw/{MODULE}"), b"");
