@@ -61,7 +61,10 @@ fn unknown_paths_methods_and_garbage() {
         "{raw}"
     );
 
+    // A broken escape is literal text (no such route); bytes that are not UTF-8 are refused.
     let (status, _) = server.get_json("/%zz");
+    assert_eq!(status, 404);
+    let (status, _) = server.get_json("/%ff");
     assert_eq!(status, 400);
 
     // A request that is not HTTP at all gets a 400 and the server keeps serving.
