@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::exec::ExecutorsSetting;
 
+pub mod hyperbeam;
+
 /// Where the configuration file is looked for when no `--config` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/aocu/aocu.toml";
 /// Default of `executor-queue-depth`: enough to absorb a burst, small enough to push back.
@@ -69,6 +71,11 @@ pub struct Config {
     /// `aocu bench hash` into the matched hardware profile, on a hardware adapter only; the
     /// CPU otherwise), `cpu`, or `gpu` (any adapter, a software one included).
     pub hash_engine: crate::hash::Engine,
+    /// HyperBEAM mode: the `http://` URL of the HyperBEAM node this CU computes for (its
+    /// `HB_URL`). Set, the node serves HyperBEAM's CU routes (`POST /result/{slot}`,
+    /// `/snapshot`, `/state`, `/status`) and reads cold processes from its scheduler; empty,
+    /// it does not.
+    pub hyperbeam_url: String,
 }
 
 impl Default for Config {
@@ -94,6 +101,7 @@ impl Default for Config {
             schedulers: BTreeMap::new(),
             wallet: PathBuf::new(),
             hash_engine: crate::hash::Engine::Auto,
+            hyperbeam_url: String::new(),
         }
     }
 }
@@ -185,6 +193,8 @@ pub struct Loaded {
     pub file: Option<PathBuf>,
     /// Keys set by environment variables or flags, with their origin.
     pub overrides: Vec<(String, String)>,
+    /// HyperBEAM variables that were read but have no effect here, with the reason.
+    pub unused: Vec<(String, String)>,
 }
 
 /// Load the configuration: defaults, then `file` (or the default path when it exists), then
@@ -195,6 +205,16 @@ pub fn load(
     flags: &[(String, String)],
 ) -> Result<Loaded, ConfigError> {
     let mut table = to_table(&Config::default());
+    let env: std::collections::BTreeMap<String, String> = env.into_iter().collect();
+    let keys = leaf_keys(&table, "");
+    let mut overrides = Vec::new();
+    // HyperBEAM's variables sit just above the defaults: aocu's own keys win over them.
+    let hb = hyperbeam::map(&env, &keys)?;
+    for (key, value, origin) in &hb.keys {
+        set_key(&mut table, key, value, origin)?;
+        check_override(&table, key, origin)?;
+        overrides.push((key.clone(), origin.clone()));
+    }
     let file = file.map(Path::to_path_buf).or_else(|| {
         let default = PathBuf::from(DEFAULT_CONFIG_PATH);
         default.exists().then_some(default)
@@ -202,8 +222,6 @@ pub fn load(
     if let Some(path) = &file {
         merge(&mut table, read_file(path)?);
     }
-    let keys = leaf_keys(&to_table(&Config::default()), "");
-    let mut overrides = Vec::new();
     let mut env: Vec<(String, String)> = env
         .into_iter()
         .filter(|(name, _)| name.starts_with(ENV_PREFIX))
@@ -245,11 +263,20 @@ pub fn load(
         config,
         file,
         overrides,
+        unused: hb.unused,
     })
 }
 
 /// Checks beyond the types: values that would only fail later, at first use.
 fn check_values(config: &Config) -> Result<(), ConfigError> {
+    if !config.hyperbeam_url.is_empty() {
+        crate::sched::remote::client::SuUrl::parse(&config.hyperbeam_url).map_err(|e| {
+            ConfigError::Value {
+                key: "hyperbeam-url".into(),
+                message: e.to_string(),
+            }
+        })?;
+    }
     for (address, url) in &config.schedulers {
         let bad = |message: String| ConfigError::Value {
             key: format!("schedulers.{address}"),
@@ -502,6 +529,36 @@ mod tests {
         assert!(text.contains("no-such-key"), "{text}");
         let flags = vec![("listen".to_string(), "not-an-address".to_string())];
         assert!(load(None, vec![], &flags).is_err());
+    }
+
+    #[test]
+    fn hyperbeam_environment_is_below_aocus_own_keys() {
+        let hb = |extra: &[(&str, &str)]| {
+            let mut env: Vec<(String, String)> = [
+                ("UNIT_MODE", "hbu"),
+                ("HB_URL", "http://localhost:8734"),
+                ("PORT", "6363"),
+                ("DB_URL", "/tmp/hb-db"),
+                ("PROCESS_WASM_MEMORY_MAX_LIMIT", "24_000_000_000"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            env
+        };
+        let c = load(None, hb(&[]), &[]).unwrap().config;
+        assert_eq!(c.hyperbeam_url, "http://localhost:8734");
+        assert_eq!(c.listen, "127.0.0.1:6363".parse().unwrap());
+        assert_eq!(c.state_dir, PathBuf::from("/tmp/hb-db"));
+        assert_eq!(c.max_memory_bytes, 24_000_000_000);
+        let file = write("state-dir = \"/from/file\"\n");
+        let env = hb(&[("AOCU_LISTEN", "127.0.0.1:7000")]);
+        let c = load(Some(file.path()), env, &[]).unwrap().config;
+        assert_eq!(c.state_dir, PathBuf::from("/from/file"), "the file wins");
+        assert_eq!(c.listen.port(), 7000, "AOCU_* wins");
+        let err = load(None, hb(&[("HB_URL", "ftp://x")]), &[]).unwrap_err();
+        assert!(err.to_string().contains("hyperbeam-url"), "{err}");
     }
 
     #[test]

@@ -675,3 +675,80 @@ proptest! {
         prop_assert_eq!(decoded, pairs);
     }
 }
+
+// ---- HyperBEAM's aos-2 pages (`POST /result/{slot}` bodies, `/~scheduler@1.0/schedule`) ----
+
+fn aos2_seed() -> Vec<u8> {
+    let tag = |name: &str, value: &str| json!({"name": name, "value": value});
+    json!({
+        "page_info": {"process": "P", "has_next_page": false, "timestamp": "1750000000000",
+            "block-height": "1500000", "block-hash": "H"},
+        "edges": [{"cursor": 3, "node": {
+            "message": {"Id": "M", "Anchor": "", "Owner": "O", "From": "O", "Target": "P",
+                "Data": "return 1", "Signature": "S", "PublicKey": "",
+                "Tags": [tag("Action", "Eval"), tag("From-Process", "Q")]},
+            "assignment": {"Id": "A", "Tags": [tag("Process", "P"), tag("Epoch", "0"),
+                tag("Nonce", "3"), tag("Hash-Chain", "C"), tag("Block-Height", "000001500000"),
+                tag("Timestamp", "1750000000000"), tag("Skip", "true"),
+                tag("Original-Assignment-Id", "B")]}
+        }}]
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Whatever parses is a page whose edges carry their IDs and the fields a process sees.
+fn check_aos2(bytes: &[u8]) -> Result<(), TestCaseError> {
+    if let Ok(page) = aocu::cu::hbu::page::parse(bytes) {
+        prop_assert!(page.edges.len() <= aocu::cu::hbu::page::MAX_EDGES);
+        for edge in &page.edges {
+            prop_assert!(!edge.message_id.is_empty() && !edge.assignment_id.is_empty());
+            prop_assert_eq!(edge.fields["Id"].as_str(), Some(edge.message_id.as_str()));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_valid_aos2_page_parses() {
+    let page = aocu::cu::hbu::page::parse(&aos2_seed()).unwrap();
+    let edge = &page.edges[0];
+    assert_eq!(
+        (edge.slot, edge.block_height, edge.skip),
+        (3, 1_500_000, true)
+    );
+    assert_eq!(edge.fields["From"], "Q");
+    assert_eq!(edge.fields["Forwarded-By"], "O");
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn aos2_pages_from_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        check_aos2(&bytes)?;
+    }
+
+    #[test]
+    fn aos2_pages_from_byte_mutations(edits in mutations()) {
+        check_aos2(&mutate(&aos2_seed(), &edits))?;
+    }
+
+    #[test]
+    fn aos2_pages_with_one_json_node_replaced(pick in any::<usize>(), with in json_value()) {
+        let mut page: Value = serde_json::from_slice(&aos2_seed()).unwrap();
+        let mut all = Vec::new();
+        pointers(&page, String::new(), &mut all);
+        let at = &all[pick % all.len()];
+        if let Some(node) = page.pointer_mut(at) {
+            *node = with;
+        }
+        check_aos2(page.to_string().as_bytes())?;
+        // The same page as a JSON string holding it parses the same way.
+        let wrapped = Value::String(page.to_string()).to_string();
+        prop_assert_eq!(
+            aocu::cu::hbu::page::parse(wrapped.as_bytes()).ok(),
+            aocu::cu::hbu::page::parse(page.to_string().as_bytes()).ok()
+        );
+    }
+}

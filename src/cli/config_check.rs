@@ -35,6 +35,7 @@ pub fn run(
         let out = serde_json::json!({
             "file": loaded.file,
             "overrides": loaded.overrides.iter().map(|(k, o)| serde_json::json!({"key": k, "from": o})).collect::<Vec<_>>(),
+            "unused": loaded.unused.iter().map(|(v, why)| serde_json::json!({"variable": v, "why": why})).collect::<Vec<_>>(),
             "config": loaded.config,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -45,6 +46,9 @@ pub fn run(
         }
         for (key, origin) in &loaded.overrides {
             println!("# {key} set by {origin}");
+        }
+        for (variable, why) in &loaded.unused {
+            println!("# {variable} is not used: {why}");
         }
         print!("{}", toml::to_string_pretty(&loaded.config)?);
     }

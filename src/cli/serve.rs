@@ -45,6 +45,7 @@ impl ServeArgs {
 /// Run the node until a shutdown signal.
 pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
     let config = loaded.config;
+    let unused = loaded.unused;
     super::init_logging(&config.log);
     // A bad `executors` key stops the node here, before it listens (and before GPU discovery),
     // with the reason.
@@ -124,6 +125,21 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
                 remote,
             },
         );
+        let hyperbeam = if config.hyperbeam_url.is_empty() {
+            None
+        } else {
+            let url = crate::sched::remote::client::SuUrl::parse(&config.hyperbeam_url)
+                .context("hyperbeam-url")?;
+            tracing::info!(hb = url.as_str(), "HyperBEAM mode: computing for HyperBEAM");
+            Some(Arc::new(crate::cu::hbu::HyperBeam::new(
+                cu.clone(),
+                url,
+                crate::sched::remote::client::RetryPolicy::default(),
+            )))
+        };
+        for (variable, why) in &unused {
+            tracing::info!(variable, why, "HyperBEAM variable not used");
+        }
         if let Err(e) = cu.catch_up_all() {
             tracing::warn!(error = %e, "cannot list the processes to evaluate at start");
         }
@@ -138,6 +154,7 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             block_height: crate::sched::BLOCK_HEIGHT,
             max_body_bytes: config.max_body_bytes,
             cu: Some(cu.clone()),
+            hyperbeam,
         });
         // An existing wallet loads now; a missing one is generated (RSA-4096: seconds of CPU)
         // by the first request that needs the scheduler, so nodes that never schedule pay nothing.

@@ -184,10 +184,15 @@ impl Held {
                         self.next, scheduled.assignment.slot
                     )));
                 }
-                let (stored, record) = self.evaluate(process_id, scheduled, executor);
-                if let Some(meter) = &ctx.meter {
-                    meter(&record);
-                }
+                let stored = if is_skipped(scheduled) {
+                    self.skip(scheduled)
+                } else {
+                    let (stored, record) = self.evaluate(process_id, scheduled, executor);
+                    if let Some(meter) = &ctx.meter {
+                        meter(&record);
+                    }
+                    stored
+                };
                 batch.push((scheduled.assignment.slot, stored));
                 // Results go to the store before any checkpoint that covers them.
                 if self.checkpoint_due(ctx) {
@@ -236,6 +241,24 @@ impl Held {
             result: result_json(&raw),
         };
         (stored, record)
+    }
+
+    /// Step over a slot HyperBEAM marked `Skip: "true"` (a repeated message): nothing runs,
+    /// and the result is the fixed empty one AO's Node CU answers for it
+    /// (`servers/cu/src/domain/lib/evaluate.js`).
+    fn skip(&mut self, scheduled: &ScheduledMessage) -> StoredResult {
+        self.next = scheduled.assignment.slot + 1;
+        self.last_timestamp = scheduled.assignment.timestamp;
+        self.last_block_height = scheduled.assignment.block_height;
+        self.since_checkpoint += 1;
+        StoredResult {
+            message_id: scheduled.id.clone(),
+            result: result_json(&json!({
+                "Messages": [], "Assignments": [], "Spawns": [],
+                "Output": {"data": "", "prompt": "", "print": false},
+                "GasUsed": 0,
+            })),
+        }
     }
 
     fn checkpoint_due(&self, ctx: &Context) -> bool {
@@ -325,6 +348,15 @@ impl Held {
         (slot, self.process.snapshot().memory)
     }
 }
+
+/// Whether a scheduled message is a slot to step over: HyperBEAM's `Skip: "true"`, kept in
+/// the stored fields by [`super::hbu`].
+pub fn is_skipped(scheduled: &ScheduledMessage) -> bool {
+    scheduled.message.get(SKIP_FIELD).and_then(Value::as_str) == Some("true")
+}
+
+/// The stored message field that marks a skipped slot.
+pub const SKIP_FIELD: &str = "Skip";
 
 /// A dry-run message as AO's CU builds it (`domain/api/dryRun.js`): the latest evaluated
 /// message's `Timestamp` and `Block-Height` (the body may override them), `Cron: false`,

@@ -9,8 +9,10 @@
 //! - [`checkpoint`]: compressed, digest-checked checkpoint frames.
 //! - [`unit`](mod@unit): the [`ComputeUnit`] that routes processes to executors and answers the API.
 //! - [`push`]: delivery of outbox messages to processes on this node.
+//! - [`hbu`]: HyperBEAM mode, this CU as the one HyperBEAM's `genesis-wasm@1.0` runs.
 
 pub mod checkpoint;
+pub mod hbu;
 pub mod held;
 pub mod message;
 pub mod output;

@@ -305,6 +305,26 @@ impl ComputeUnit {
         })
     }
 
+    /// Store a checkpoint of `process` now, after the slots evaluated so far (HyperBEAM's
+    /// `POST /snapshot`). Returns the slot it was taken after, `None` when nothing was
+    /// evaluated yet (there is no memory to keep).
+    pub async fn checkpoint(&self, process: &Id) -> Result<Option<u64>, CuError> {
+        let process_id = process.to_string();
+        if self.ctx.store.process(&process_id)?.is_none() {
+            return Err(CuError::UnknownProcess(process_id));
+        }
+        let ctx = self.ctx.clone();
+        let pid = process_id.clone();
+        self.pool
+            .submit(&process_id, move |shard: &mut Shard<Held>| {
+                let held = shard.try_get_or_insert_with(&pid, || Held::load(&ctx, &pid))?;
+                held.checkpoint(&ctx, &pid)?;
+                Ok::<_, CuError>(held.next_slot().checked_sub(1))
+            })
+            .await
+            .map_err(exec_error)?
+    }
+
     /// Checkpoint every process held in memory (before a clean shutdown).
     pub async fn checkpoint_all(&self) {
         for executor in 0..self.pool.len() {

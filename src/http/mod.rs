@@ -5,6 +5,7 @@
 
 pub mod cu;
 pub mod gateway;
+pub mod hbu;
 pub mod meta;
 pub mod mu;
 pub mod query;
@@ -58,6 +59,8 @@ pub struct NodeState {
     pub meter: Meter,
     /// The compute unit, when this node evaluates processes.
     pub cu: Option<Arc<crate::cu::ComputeUnit>>,
+    /// HyperBEAM mode (config `hyperbeam-url`): the CU routes HyperBEAM calls.
+    pub hyperbeam: Option<Arc<crate::cu::hbu::HyperBeam>>,
 }
 
 /// Serve HTTP on `listener` until `shutdown` completes, then let open requests finish.
@@ -168,6 +171,21 @@ pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResp
         // The CU API (AO's legacy CU) and AO-Core process paths.
         ([], _) if req.method() == Method::GET || req.method() == Method::HEAD => {
             cu::root(state).await
+        }
+        // HyperBEAM's CU routes (`POST /result/{slot}` in HyperBEAM mode only).
+        (["result", slot], _) if req.method() == Method::POST && state.hyperbeam.is_some() => {
+            hbu::result(state, slot, req).await
+        }
+        (["dry-run"], _) if req.method() == Method::POST && state.hyperbeam.is_some() => {
+            hbu::dry_run(state, req).await
+        }
+        (["snapshot", process], _) => {
+            require_method(&req, &[Method::POST], "POST")?;
+            hbu::snapshot(state, process, req).await
+        }
+        (["status"], _) => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            Ok(hbu::status(state))
         }
         (["result", message], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
