@@ -8,6 +8,7 @@
 
 pub mod avro;
 pub mod bundle;
+pub mod cron;
 pub mod deephash;
 pub mod fields;
 pub mod id;
