@@ -164,12 +164,7 @@ pub fn verify(
 /// The address AO's CU gives an owner (`addressFrom`): the EIP-55 Ethereum address of a
 /// 65-byte secp256k1 key, else `base64url(SHA-256(owner))`.
 pub fn ao_address(owner: &[u8]) -> String {
-    if owner.len() == ethereum::OWNER_LEN {
-        if let Some(address) = ethereum::address_of_key(owner) {
-            return address;
-        }
-    }
-    address_of(owner)
+    ethereum::address_of_key(owner).unwrap_or_else(|| address_of(owner))
 }
 
 /// A key that signs data items, of any verified type.

@@ -63,7 +63,7 @@ fn recover(digest: &[u8; 32], signature: &[u8]) -> Option<VerifyingKey> {
     let v = signature[64];
     let odd = match v {
         0 | 1 => v == 1,
-        27.. => v % 2 == 0,
+        27.. => v.is_multiple_of(2),
         _ => return None,
     };
     let mut sig = Signature::from_slice(&signature[..64]).ok()?;
