@@ -117,7 +117,7 @@ mod tests {
         bad_v[64] = 5;
         assert!(!verify(lower.as_bytes(), &deep_hash, &bad_v));
         let mut flipped_v = sig;
-        flipped_v[64] ^= 1;
+        flipped_v[64] = if sig[64] == 27 { 28 } else { 27 };
         assert!(!verify(lower.as_bytes(), &deep_hash, &flipped_v));
         let low = Signature::from_slice(&sig[..64]).unwrap();
         let (r, s) = low.split_scalars();
