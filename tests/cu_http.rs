@@ -471,3 +471,101 @@ fn errors_shapes_and_pushes() {
     assert_eq!(page["edges"].as_array().unwrap().len(), 2, "{page}");
     node.stop();
 }
+
+/// A process spawned and addressed by a key of signature type `t` (2: ed25519, 3: Ethereum,
+/// 4: Solana, 7: typed Ethereum), through `POST /`: the process sees as `Owner` and `From` of
+/// its messages, and as its own owner, the address AO's CU gives that key (EIP-55 for an
+/// Ethereum key, `base64url(SHA-256(owner))` else), and the SU's page shows the SU's address.
+#[test]
+fn processes_see_the_ao_address_of_every_signature_type() {
+    use aocu::ao::{SignatureType, Signer, b64url, sha256};
+    let Some(aos) = prereq::testdata("wasm/aos-2-pure.wasm") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), &[]);
+    let module = add_aos(&node, &aos);
+    for t in [
+        SignatureType::Ed25519,
+        SignatureType::Ethereum,
+        SignatureType::Solana,
+        SignatureType::TypedEthereum,
+    ] {
+        let signer = Signer::generate(t).unwrap().unwrap();
+        let owner = signer.owner();
+        let su_address = b64url(&sha256(&owner));
+        let expected = if t == SignatureType::Ethereum {
+            // EIP-55: `0x`, 40 hex digits, in mixed case.
+            let key = aocu::ao::signature::ethereum::verifying_key(&owner).unwrap();
+            aocu::ao::signature::ethereum::checksummed(
+                &aocu::ao::signature::ethereum::address_bytes(&key),
+            )
+        } else {
+            su_address.clone()
+        };
+        let spawn_tags = vec![
+            tag("Data-Protocol", "ao"),
+            tag("Variant", "ao.TN.1"),
+            tag("Type", "Process"),
+            tag("Module", &module),
+            tag("Scheduler", wallet().address()),
+            tag("Name", t.name()),
+        ];
+        let spawn = DataItem::signed_by(&signer, None, None, spawn_tags, b"1984".to_vec()).unwrap();
+        let (status, body) = node.post("/", "application/octet-stream", &spawn.to_bytes());
+        assert_eq!(status, 202, "{t:?} spawn: {body}");
+        let pid = spawn.id();
+        // AOS runs an Eval only from its owner: an answer shows that `From` is the owner. The
+        // Eval answers the owner AOS keeps and installs a handler that prints `From|Owner` of
+        // the next `Action: Who` message.
+        let code = "Handlers.add('who', Handlers.utils.hasMatchingTag('Action', 'Who'), \
+                    function(m) print('seen:' .. m.From .. '|' .. m.Owner) end)\n\
+                    return Owner .. '|' .. ao.env.Process.Owner";
+        let message = |action: &str, data: &str| {
+            let tags = vec![
+                tag("Data-Protocol", "ao"),
+                tag("Variant", "ao.TN.1"),
+                tag("Type", "Message"),
+                tag("Action", action),
+            ];
+            let target = pid.parse::<Id>().ok().map(Id::into_bytes);
+            let item =
+                DataItem::signed_by(&signer, target, None, tags, data.as_bytes().to_vec()).unwrap();
+            let (status, body) = node.post("/", "application/octet-stream", &item.to_bytes());
+            assert_eq!(status, 202, "{t:?} {action}: {body}");
+            item
+        };
+        let eval = message("Eval", code);
+        let who = message("Who", " ");
+        let (status, body) = result(&node, &pid, &eval.id());
+        assert_eq!(status, 200, "{t:?}: {body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            data(&json),
+            format!("{expected}|{expected}"),
+            "{t:?}: {body}"
+        );
+        let (status, body) = result(&node, &pid, &who.id());
+        assert_eq!(status, 200, "{t:?}: {body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            data(&json).contains(&format!("seen:{expected}|{expected}")),
+            "{t:?}: {body}"
+        );
+        if t == SignatureType::Ethereum {
+            assert!(
+                expected.starts_with("0x") && expected.len() == 42,
+                "{expected}"
+            );
+            assert_ne!(expected.to_lowercase(), expected, "checksummed: {expected}");
+        }
+        // The SU's page: the owner's key and the SU's address, as AO's SU writes them.
+        let (status, page) = node.get(&format!("/{pid}"));
+        assert_eq!(status, 200, "{page}");
+        let message = &page["edges"][1]["node"]["message"];
+        assert_eq!(message["id"], eval.id(), "{page}");
+        assert_eq!(message["owner"]["key"], b64url(&owner), "{t:?}");
+        assert_eq!(message["owner"]["address"], su_address, "{t:?}");
+    }
+    node.stop();
+}

@@ -14,7 +14,9 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use aocu::ao::{DataItem, Wallet, bundle};
+use aocu::ao::{
+    DataItem, SignatureType, Signer, Wallet, b64url, b64url_decode, bundle, sha256, signature,
+};
 use aocu::sched::Scheduler;
 use aocu::sched::remote::page::{self, Expect, VerifiedEntry};
 use aocu::sched::su_api::{self, PageQuery};
@@ -131,7 +133,14 @@ fn item_seeds() -> &'static [Vec<u8>] {
     SEEDS.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ans104");
         [
-            "message", "process", "bare", "binary", "ed25519", "ethereum",
+            "message",
+            "process",
+            "bare",
+            "binary",
+            "ed25519",
+            "ethereum",
+            "solana",
+            "typed_ethereum",
         ]
         .iter()
         .map(|name| {
@@ -152,6 +161,7 @@ fn check_item(bytes: &[u8]) -> Option<DataItem> {
         "parse then serialize changed the bytes"
     );
     let _ = (item.id(), item.owner_address(), item.target_id());
+    let _ = item.ao_address();
     let _ = (
         item.anchor_text(),
         item.anchor_field(),
@@ -179,7 +189,7 @@ proptest! {
 
     #[test]
     fn items_from_random_bytes_with_a_valid_signature_type(
-        kind in prop_oneof![Just(1u16), Just(2), Just(3)],
+        kind in 1u16..=7,
         rest in prop::collection::vec(any::<u8>(), 0..2048),
     ) {
         let mut bytes = kind.to_le_bytes().to_vec();
@@ -188,7 +198,7 @@ proptest! {
     }
 
     #[test]
-    fn items_from_mutated_fixtures(seed in 0..6usize, edits in mutations()) {
+    fn items_from_mutated_fixtures(seed in 0..8usize, edits in mutations()) {
         let original = &item_seeds()[seed];
         let bytes = mutate(original, &edits);
         if let Some(item) = check_item(&bytes) {
@@ -196,6 +206,91 @@ proptest! {
             if item.verify().is_ok() {
                 prop_assert_eq!(&bytes, original, "a mutated item still verifies");
             }
+        }
+    }
+}
+
+/// A fixture of each verified type, parsed: its owner, deep hash and signature are the seeds of
+/// the verifier cases below.
+fn typed_seeds() -> &'static [DataItem] {
+    static SEEDS: OnceLock<Vec<DataItem>> = OnceLock::new();
+    SEEDS.get_or_init(|| {
+        [0usize, 4, 5, 6, 7]
+            .iter()
+            .map(|&i| DataItem::parse(&item_seeds()[i]).expect("fixture"))
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Every verifier, on arbitrary owner, message and signature bytes of any length: an
+    /// answer (almost surely `false`), never a panic.
+    #[test]
+    fn signature_verifiers_on_random_bytes(
+        kind in 1u16..=7,
+        owner in prop::collection::vec(any::<u8>(), 0..600),
+        message in prop::collection::vec(any::<u8>(), 0..100),
+        sig in prop::collection::vec(any::<u8>(), 0..600),
+    ) {
+        let t = SignatureType::from_u16(kind).expect("1..=7");
+        let mut deep_hash = [0u8; 48];
+        for (d, m) in deep_hash.iter_mut().zip(&message) {
+            *d = *m;
+        }
+        let verdict = signature::verify(t, &owner, &deep_hash, &sig);
+        prop_assert_eq!(verdict.is_some(), t.is_verified());
+        let _ = signature::ao_address(&owner);
+        let _ = signature::ethereum::verify(&owner, &message, &sig);
+        let _ = signature::ed25519::verify(&owner, &message, &sig);
+        let _ = signature::solana::verify(&owner, &message, &sig);
+        let _ = signature::typed_ethereum::verify(&owner, &message, &sig);
+        let _ = signature::typed_ethereum::parse_owner(&owner);
+        let _ = signature::ethereum::verifying_key(&owner);
+    }
+
+    /// A real owner and signature with some bytes changed: no panic, and no change to the owner,
+    /// the signature or the signed deep hash still verifies.
+    #[test]
+    fn signature_verifiers_on_mutated_fixtures(
+        seed in 0..5usize,
+        part in 0..3usize,
+        edits in mutations(),
+    ) {
+        let item = &typed_seeds()[seed];
+        let deep_hash = item.deep_hash();
+        let mut owner = item.owner.clone();
+        let mut sig = item.signature.clone();
+        let mut hash = deep_hash.to_vec();
+        let target = match part {
+            0 => &mut owner,
+            1 => &mut sig,
+            _ => &mut hash,
+        };
+        *target = mutate(target, &edits);
+        let mut signed = [0u8; 48];
+        let same_len = hash.len() == 48;
+        if same_len {
+            signed.copy_from_slice(&hash);
+        }
+        let t = item.signature_type;
+        let verdict = signature::verify(t, &owner, &signed, &sig);
+        let unchanged = owner == item.owner && sig == item.signature && signed == deep_hash;
+        if verdict == Some(true) && !unchanged {
+            // What may change and still verify: ECDSA's v byte, which is not signed (type 3
+            // ignores it, type 7 reads its parity), the other spelling of the same key (a
+            // hybrid 0x06/0x07 secp256k1 point; an address in another case).
+            let ecdsa = matches!(t, SignatureType::Ethereum | SignatureType::TypedEthereum);
+            let same_key = owner == item.owner
+                || (t == SignatureType::Ethereum && owner[1..] == item.owner[1..])
+                || (t == SignatureType::TypedEthereum && owner.eq_ignore_ascii_case(&item.owner));
+            let same_rs = sig == item.signature
+                || (ecdsa && sig.len() == 65 && sig[..64] == item.signature[..64]);
+            prop_assert!(
+                same_key && same_rs && signed == deep_hash,
+                "a changed {:?} item still verifies", t
+            );
         }
     }
 }
@@ -276,7 +371,16 @@ proptest! {
 // Remote SU pages (`sched::remote::page::parse`, then `verify`, as the remote SU client calls
 // them on a fetched body).
 
-/// A schedule of a process and three messages, signed here, as an SU page.
+/// The signature types of the page seed's messages, slots 1 to 4.
+const MESSAGE_TYPES: [SignatureType; 4] = [
+    SignatureType::Ed25519,
+    SignatureType::Ethereum,
+    SignatureType::Solana,
+    SignatureType::TypedEthereum,
+];
+
+/// A schedule of a process (signed with an Arweave key) and four messages (one per other
+/// signature type), signed here, as an SU page.
 struct PageSeed {
     body: Vec<u8>,
     process: String,
@@ -316,9 +420,11 @@ fn page_seed() -> &'static PageSeed {
         )
         .expect("spawn item");
         sched.submit(&spawn).expect("spawn");
-        for n in 0..3 {
-            let message = DataItem::signed(
-                &wallet,
+        // One message of each other signature type: a page verifies them all.
+        for (n, t) in MESSAGE_TYPES.into_iter().enumerate() {
+            let signer = Signer::generate(t).expect("key").expect("a signed type");
+            let message = DataItem::signed_by(
+                &signer,
                 Some(spawn.raw_id()),
                 None,
                 tags(json!([
@@ -348,7 +454,7 @@ fn page_seed() -> &'static PageSeed {
             .iter()
             .map(|e| (e.assignment.to_bytes(), e.item.to_bytes()))
             .collect();
-        assert_eq!(seed.entries.len(), 4);
+        assert_eq!(seed.entries.len(), 1 + MESSAGE_TYPES.len());
         seed
     })
 }
@@ -419,8 +525,41 @@ fn json_value() -> impl Strategy<Value = Value> {
 fn a_valid_page_round_trips() {
     let seed = page_seed();
     let entries = verify_page(&seed.body, seed).expect("the page verifies");
-    assert_eq!(entries.len(), 4);
+    assert_eq!(entries.len(), 1 + MESSAGE_TYPES.len());
     assert_eq!(entries[0].item.id().to_string(), seed.process);
+    for (entry, t) in entries[1..].iter().zip(MESSAGE_TYPES) {
+        // The page names no type: the lengths (and, for 2 and 4, the signature) found it.
+        assert_eq!(entry.item.signature_type, t);
+    }
+}
+
+#[test]
+fn a_broken_signature_of_any_type_rejects_the_page() {
+    let seed = page_seed();
+    for (slot, t) in (1..).zip(MESSAGE_TYPES) {
+        let mut page: Value = serde_json::from_slice(&seed.body).unwrap();
+        let message = &mut page["edges"][slot]["node"]["message"];
+        let mut sig = b64url_decode(message["signature"].as_str().unwrap()).unwrap();
+        sig[10] ^= 1;
+        // The claimed ID follows the signature, so that the signature check itself refuses it.
+        message["id"] = json!(b64url(&sha256(&sig)));
+        message["signature"] = json!(b64url(&sig));
+        let parsed = page::parse(page.to_string().as_bytes()).unwrap();
+        let expect = Expect {
+            process: &seed.process,
+            scheduler: &seed.scheduler,
+            next_slot: 0,
+            previous: None,
+            last_timestamp: 0,
+        };
+        let err = page::verify(&parsed.edges, &expect)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("slot {slot} ")) && err.contains("bad signature"),
+            "{t:?}: {err}"
+        );
+    }
 }
 
 proptest! {

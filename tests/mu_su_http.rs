@@ -273,11 +273,10 @@ fn spawn_messages_pages_refusals_restart() {
     let good = message_item(&pid, 6).to_bytes();
     let mut bad_sig = good.clone();
     bad_sig[10] ^= 1;
-    let ed25519 = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/ans104/ed25519.bin"
-    ))
-    .unwrap();
+    // Signature type 5 (injected Aptos): parsed, then refused by name.
+    let mut aptos = 5u16.to_le_bytes().to_vec();
+    aptos.extend([0u8; 64 + 32 + 2 + 16]);
+    aptos.extend(b"data");
     let unknown = message_item(&b64url(&[7; 32]), 1).to_bytes();
     let big = vec![0u8; 20 * 1024 * 1024];
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
@@ -286,7 +285,12 @@ fn spawn_messages_pages_refusals_restart() {
         ("20 MiB", big, 413, "limit"),
         ("unknown target", unknown, 404, "not known"),
         ("json", br#"{"Target": 5}"#.to_vec(), 400, "length"),
-        ("ed25519", ed25519, 400, "not supported yet"),
+        (
+            "type 5",
+            aptos,
+            400,
+            "type 5 (injectedAptos) is not supported",
+        ),
         (
             "duplicate",
             messages[0].to_bytes(),

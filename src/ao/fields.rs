@@ -11,7 +11,7 @@ use super::{DataItem, Tags};
 pub fn message_fields(item: &DataItem) -> Value {
     item_fields(
         &item.id(),
-        &item.owner_address(),
+        &item.ao_address(),
         Some(&item.signature_b64()),
         item.target_id().as_deref(),
         item.anchor_text().as_deref(),

@@ -8,85 +8,14 @@
 //! `["dataitem", "1", sig type (decimal), owner, target, anchor, tag bytes, data]`.
 
 use super::deephash::{Chunk, Hash384, deep_hash};
+use super::signature::{self, Signer};
 use super::wallet::{Wallet, address_of};
-use super::{Tag, Tags, avro, b64url, rsa_pss, sha256};
+use super::{Tag, Tags, avro, b64url, sha256};
+
+pub use super::signature::SignatureType;
 
 /// Smallest possible binary (arbundles' `MIN_BINARY_SIZE`).
 pub const MIN_BINARY_SIZE: usize = 80;
-
-/// Signature types of ANS-104 (the first two bytes of an item).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignatureType {
-    /// 1: Arweave RSA-PSS-4096 (the only one verified so far).
-    Arweave,
-    /// 2: ed25519.
-    Ed25519,
-    /// 3: Ethereum secp256k1.
-    Ethereum,
-    /// 4: Solana ed25519.
-    Solana,
-    /// 5: injected Aptos ed25519.
-    InjectedAptos,
-    /// 6: multi-signature Aptos.
-    MultiAptos,
-    /// 7: typed Ethereum (EIP-712).
-    TypedEthereum,
-}
-
-impl SignatureType {
-    /// The type with wire number `n`.
-    pub fn from_u16(n: u16) -> Option<SignatureType> {
-        Some(match n {
-            1 => SignatureType::Arweave,
-            2 => SignatureType::Ed25519,
-            3 => SignatureType::Ethereum,
-            4 => SignatureType::Solana,
-            5 => SignatureType::InjectedAptos,
-            6 => SignatureType::MultiAptos,
-            7 => SignatureType::TypedEthereum,
-            _ => return None,
-        })
-    }
-
-    /// Wire number.
-    pub fn as_u16(self) -> u16 {
-        match self {
-            SignatureType::Arweave => 1,
-            SignatureType::Ed25519 => 2,
-            SignatureType::Ethereum => 3,
-            SignatureType::Solana => 4,
-            SignatureType::InjectedAptos => 5,
-            SignatureType::MultiAptos => 6,
-            SignatureType::TypedEthereum => 7,
-        }
-    }
-
-    /// (signature length, owner length) in bytes.
-    pub fn lengths(self) -> (usize, usize) {
-        match self {
-            SignatureType::Arweave => (512, 512),
-            SignatureType::Ed25519 | SignatureType::Solana | SignatureType::InjectedAptos => {
-                (64, 32)
-            }
-            SignatureType::Ethereum => (65, 65),
-            SignatureType::MultiAptos => (64 * 32 + 4, 32 * 32 + 1),
-            SignatureType::TypedEthereum => (65, 42),
-        }
-    }
-
-    /// Name as arbundles spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            SignatureType::Arweave => "arweave",
-            SignatureType::Ed25519 => "ed25519",
-            SignatureType::Ethereum => "ethereum",
-            SignatureType::Solana => "solana",
-            SignatureType::InjectedAptos => "injectedAptos",
-            SignatureType::MultiAptos => "multiAptos",
-            SignatureType::TypedEthereum => "typedEthereum",
-        }
-    }
-}
 
 /// A data item is malformed, badly signed or of a kind not supported yet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,8 +31,11 @@ pub enum ItemError {
     /// The signature does not match the owner and contents.
     #[error("data item signature does not verify against its owner")]
     BadSignature,
-    /// A known signature type that this node cannot verify yet.
-    #[error("data item signature type {number} ({name}) is not supported yet; only 1 (arweave) is")]
+    /// A known signature type that this node does not verify (5 and 6, the Aptos types).
+    #[error(
+        "data item signature type {number} ({name}) is not supported; this node verifies {}",
+        signature::verified_list()
+    )]
     Unsupported {
         /// Wire number.
         number: u16,
@@ -316,7 +248,7 @@ impl DataItem {
         })
     }
 
-    /// Build and sign an item with an Arweave wallet.
+    /// Build and sign an item with an Arweave wallet (type 1).
     pub fn signed(
         wallet: &Wallet,
         target: Option<[u8; 32]>,
@@ -324,22 +256,61 @@ impl DataItem {
         tags: impl Into<Tags>,
         data: Vec<u8>,
     ) -> Result<DataItem, ItemError> {
-        let tags = tags.into();
+        let mut item = DataItem::unsigned(
+            SignatureType::Arweave,
+            wallet.owner().to_vec(),
+            target,
+            anchor,
+            tags.into(),
+            data,
+        )?;
+        item.signature = wallet
+            .sign(&item.deep_hash())
+            .map_err(|e| ItemError::Sign(e.to_string()))?;
+        Ok(item)
+    }
+
+    /// Build and sign an item with a key of any type this node signs.
+    pub fn signed_by(
+        signer: &Signer,
+        target: Option<[u8; 32]>,
+        anchor: Option<[u8; 32]>,
+        tags: impl Into<Tags>,
+        data: Vec<u8>,
+    ) -> Result<DataItem, ItemError> {
+        let mut item = DataItem::unsigned(
+            signer.signature_type(),
+            signer.owner(),
+            target,
+            anchor,
+            tags.into(),
+            data,
+        )?;
+        item.signature = signer
+            .sign(&item.deep_hash())
+            .map_err(|e| ItemError::Sign(e.to_string()))?;
+        Ok(item)
+    }
+
+    fn unsigned(
+        signature_type: SignatureType,
+        owner: Vec<u8>,
+        target: Option<[u8; 32]>,
+        anchor: Option<[u8; 32]>,
+        tags: Tags,
+        data: Vec<u8>,
+    ) -> Result<DataItem, ItemError> {
         let raw_tags = encode_tags(&tags)?;
-        let mut item = DataItem {
-            signature_type: SignatureType::Arweave,
+        Ok(DataItem {
+            signature_type,
             signature: Vec::new(),
-            owner: wallet.owner().to_vec(),
+            owner,
             target,
             anchor,
             tags,
             raw_tags,
             data,
-        };
-        item.signature = wallet
-            .sign(&item.deep_hash())
-            .map_err(|e| ItemError::Sign(e.to_string()))?;
-        Ok(item)
+        })
     }
 
     /// The binary form.
@@ -398,19 +369,16 @@ impl DataItem {
         ]))
     }
 
-    /// Check the signature. Only Arweave (type 1) is supported; the others are refused.
+    /// Check the signature, by the scheme of its type ([`crate::ao::signature`]): the one
+    /// entry point for every item the node takes in. Types 5 and 6 are refused by name.
     pub fn verify(&self) -> Result<(), ItemError> {
-        match self.signature_type {
-            SignatureType::Arweave => {
-                if rsa_pss::verify(&self.owner, &self.deep_hash(), &self.signature) {
-                    Ok(())
-                } else {
-                    Err(ItemError::BadSignature)
-                }
-            }
-            other => Err(ItemError::Unsupported {
-                number: other.as_u16(),
-                name: other.name(),
+        let t = self.signature_type;
+        match signature::verify(t, &self.owner, &self.deep_hash(), &self.signature) {
+            Some(true) => Ok(()),
+            Some(false) => Err(ItemError::BadSignature),
+            None => Err(ItemError::Unsupported {
+                number: t.as_u16(),
+                name: t.name(),
             }),
         }
     }
@@ -425,9 +393,16 @@ impl DataItem {
         b64url(&self.owner)
     }
 
-    /// Owner address: `base64url(SHA-256(owner))` (Arweave keys).
+    /// Owner address as AO's SU and gateways write it: `base64url(SHA-256(owner))`, for every
+    /// signature type (see [`crate::ao::signature`]).
     pub fn owner_address(&self) -> String {
         address_of(&self.owner)
+    }
+
+    /// The address AO's CU shows a process as `Owner` and `From`: the EIP-55 Ethereum address
+    /// for a 65-byte secp256k1 owner (type 3), else [`DataItem::owner_address`].
+    pub fn ao_address(&self) -> String {
+        signature::ao_address(&self.owner)
     }
 
     /// Target as a 43-character ID.

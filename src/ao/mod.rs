@@ -1,6 +1,7 @@
-//! The AO data model on the wire: ANS-104 data items (parse, serialize, IDs, deep hash,
-//! RSA-PSS signatures), their tags and IDs, the message fields a process sees, bundles, module
-//! items, and Arweave JWK wallets. Everything above builds on this vocabulary; it builds only on
+//! The AO data model on the wire: ANS-104 data items (parse, serialize, IDs, deep hash), the
+//! signature types AO uses (`signature`: Arweave, ed25519, Ethereum, Solana, typed Ethereum),
+//! tags and IDs, the message fields a process sees, bundles, module items, and Arweave JWK
+//! wallets. Everything above builds on this vocabulary; it builds only on
 //! [`crate::hash`] and [`crate::clock`].
 //!
 //! IDs are `base64url(SHA-256(signature))`: every SHA-256 this module takes goes through
@@ -14,12 +15,13 @@ pub mod fields;
 pub mod id;
 pub mod item;
 pub mod module_item;
-pub mod rsa_pss;
+pub mod signature;
 pub mod tag;
 pub mod wallet;
 
 pub use id::{Id, IdError};
-pub use item::{DataItem, ItemError, SignatureType, anchor_from_field};
+pub use item::{DataItem, ItemError, anchor_from_field};
+pub use signature::{SignatureType, Signer};
 pub use tag::{Tag, Tags};
 pub use wallet::{Jwk, Wallet, WalletError};
 

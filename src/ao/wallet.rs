@@ -244,12 +244,12 @@ mod tests {
         assert_eq!(wallet.address(), address_of(wallet.owner()));
         let sig = wallet.sign(b"message").unwrap();
         assert_eq!(sig.len(), MODULUS_BYTES);
-        assert!(super::super::rsa_pss::verify(
+        assert!(super::super::signature::arweave::verify(
             wallet.owner(),
             b"message",
             &sig
         ));
-        assert!(!super::super::rsa_pss::verify(
+        assert!(!super::super::signature::arweave::verify(
             wallet.owner(),
             b"other",
             &sig

@@ -153,7 +153,7 @@ impl Scheduler {
         let assignment = self.assignment(&pid, None, 0, &link, timestamp)?;
         let record = ProcessRecord {
             id: pid.clone(),
-            owner: item.owner_address(),
+            owner: item.ao_address(),
             module,
             scheduler: self.address().to_string(),
             tags: item.tags.clone(),

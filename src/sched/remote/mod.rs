@@ -226,7 +226,7 @@ impl RemoteSchedulers {
         let spawn = &entries[0].item;
         let record = ProcessRecord {
             id: process.to_string(),
-            owner: spawn.owner_address(),
+            owner: spawn.ao_address(),
             module: spawn.tags.get("Module").unwrap_or_default().to_string(),
             scheduler: su.address.clone(),
             tags: spawn.tags.clone(),

@@ -4,8 +4,8 @@
 //! 1. every message and assignment is rebuilt from its JSON (owner key, signature, target,
 //!    anchor, tags, data) into the ANS-104 item that was signed;
 //! 2. every claimed ID is checked against SHA-256 of its signature in one batch (the `hash`
-//!    module's batch API, so that the GPU can take it over), every RSA-PSS signature is
-//!    verified (in parallel over the page);
+//!    module's batch API, so that the GPU can take it over), and every signature is verified
+//!    (in parallel over the page) by the type its owner and signature lengths name;
 //! 3. every assignment must be signed by the process' scheduler and name the process, the
 //!    expected nonce and its message;
 //! 4. every hash-chain link is computed from its predecessor (the previous assignment's ID and
@@ -213,9 +213,18 @@ pub enum RebuildError {
         /// The decoder's answer.
         error: base64::DecodeError,
     },
-    /// The owner key is not an Arweave RSA-4096 key.
-    #[error("owner key of {0} bytes: only Arweave RSA-4096 signatures (type 1) are verified")]
-    UnsupportedOwner(usize),
+    /// The owner key and signature lengths match no signature type this node verifies.
+    #[error(
+        "owner key of {owner} bytes with a signature of {signature} bytes matches no \
+         signature type this node verifies ({})",
+        crate::ao::signature::verified_list()
+    )]
+    UnsupportedOwner {
+        /// Owner length.
+        owner: usize,
+        /// Signature length.
+        signature: usize,
+    },
     /// The anchor is neither 32 bytes of text nor an ID.
     #[error("anchor `{0}` is neither 32 bytes of text nor an ID")]
     BadAnchor(String),
@@ -317,18 +326,20 @@ pub fn verify(
     let ids_match = hash::shared()
         .verify_or_cpu(Algorithm::Sha256, &signatures, &claimed)
         .ok_or_else(|| PageError::Shape("hashing the IDs: one digest per signature".into()))?;
-    let signed: Vec<Result<(), Rejection>> = ok
+    let signed: Vec<Result<(SignatureType, SignatureType), Rejection>> = ok
         .par_iter()
         .map(|r| {
             let check = |part: Part, item: &DataItem| {
-                item.verify().map_err(|error| Rejection::Signature {
+                verify_signed(item).map_err(|error| Rejection::Signature {
                     part,
                     id: item.id(),
                     error,
                 })
             };
-            check(Part::Message, &r.item)?;
-            check(Part::Assignment, &r.assignment)
+            Ok((
+                check(Part::Message, &r.item)?,
+                check(Part::Assignment, &r.assignment)?,
+            ))
         })
         .collect();
     // 3. Per-entry checks, in slot order; the first failure names its slot.
@@ -345,7 +356,10 @@ pub fn verify(
         if !ids_match[2 * k + 1] {
             return Err(reject(slot, Rejection::IdMismatch(Part::Assignment)));
         }
-        signed[k].clone().map_err(|e| reject(slot, e))?;
+        let (item_type, assignment_type) = signed[k].clone().map_err(|e| reject(slot, e))?;
+        let mut r = r;
+        r.item.signature_type = item_type;
+        r.assignment.signature_type = assignment_type;
         let entry = check_assignment(r, slot, expect).map_err(|e| reject(slot, e))?;
         if entry.timestamp < last_timestamp {
             return Err(reject(
@@ -362,6 +376,25 @@ pub fn verify(
     // 4. The hash chain, every link from its predecessor, in one batch.
     check_chain(&entries, expect).map_err(|(slot, reason)| reject(slot, reason))?;
     Ok(entries)
+}
+
+/// Verify a rebuilt item under each type its lengths allow (the first is the one it was
+/// rebuilt with); the type whose signature verifies.
+fn verify_signed(item: &DataItem) -> Result<SignatureType, ItemError> {
+    let first_error = match item.verify() {
+        Ok(()) => return Ok(item.signature_type),
+        Err(e) => e,
+    };
+    for t in SignatureType::candidates(item.signature.len(), item.owner.len()) {
+        if t != item.signature_type {
+            let mut candidate = item.clone();
+            candidate.signature_type = t;
+            if candidate.verify().is_ok() {
+                return Ok(t);
+            }
+        }
+    }
+    Err(first_error)
 }
 
 struct Rebuilt {
@@ -403,10 +436,15 @@ fn rebuild(v: &Value, with_data: bool) -> Result<(DataItem, [u8; 32]), RebuildEr
     };
     let owner = b64("owner.key", v.pointer("/owner/key").and_then(Value::as_str))?;
     let signature = b64("signature", text("signature"))?;
-    // The page does not say the signature type; Arweave's RSA keys are the only one verified.
-    if owner.len() != 512 {
-        return Err(RebuildError::UnsupportedOwner(owner.len()));
-    }
+    // The page does not say the signature type: the lengths of the owner and the signature
+    // narrow it to one (or to 2 and 4, both ed25519, which `verify_signed` tells apart).
+    let Some(&signature_type) = SignatureType::candidates(signature.len(), owner.len()).first()
+    else {
+        return Err(RebuildError::UnsupportedOwner {
+            owner: owner.len(),
+            signature: signature.len(),
+        });
+    };
     let target = match text("target").filter(|t| !t.is_empty()) {
         None => None,
         Some(t) => Some(id_of("target", t)?),
@@ -425,15 +463,7 @@ fn rebuild(v: &Value, with_data: bool) -> Result<(DataItem, [u8; 32]), RebuildEr
     } else {
         Vec::new()
     };
-    let item = DataItem::from_parts(
-        SignatureType::Arweave,
-        signature,
-        owner,
-        target,
-        anchor,
-        tags,
-        data,
-    )?;
+    let item = DataItem::from_parts(signature_type, signature, owner, target, anchor, tags, data)?;
     Ok((item, claimed))
 }
 

@@ -1,10 +1,10 @@
-//! RSASSA-PSS with SHA-256 and MGF1-SHA-256, as Arweave signs: the signed message is the item's
-//! deep hash, so the PSS input is `SHA-256(deep_hash)`.
+//! Type 1, Arweave: RSASSA-PSS with SHA-256 and MGF1-SHA-256. The signed message is the
+//! item's deep hash, so the PSS input is `SHA-256(deep_hash)` (arbundles' `Rsa4096Pss`).
 //!
 //! Verification recovers the salt length from the encoded message (like OpenSSL's "auto"
 //! mode): the reference JavaScript signs with the longest salt that fits (478 bytes for a
-//! 4096-bit key) under Node and with 32 bytes in browsers, and both must verify. Signing here
-//! uses 32 bytes, which every verifier accepts.
+//! 4096-bit key) under Node and with 32 bytes in browsers, and both must verify. Signing (in
+//! [`crate::ao::Wallet`]) uses 32 bytes, which every verifier accepts.
 
 use rsa::BigUint;
 use sha2::{Digest as _, Sha256};
