@@ -657,3 +657,73 @@ fn hyperbeam_runs_aos_through_aocu() {
         );
     }
 }
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[at.min(sorted.len() - 1)]
+}
+
+/// Latency of `POST /result/{slot}` for a warm AOS process (`return 1+1`) against the
+/// evaluation alone, and of the first slot of a cold process (schedule read, slot 0, slot 1).
+/// Not a check: run it on a release build and read the figures,
+/// `cargo test --release --test hyperbeam -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; run with --ignored --nocapture on a release build"]
+fn hyperbeam_result_latency() {
+    let Some(pure) = testdata("aos-2-pure.wasm") else {
+        return;
+    };
+    let slots: u64 = std::env::var("AOCU_HB_SLOTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(500);
+    let state = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut p = Proc::new("latency", add_module(state.path(), &pure), false);
+    let hb = FakeHb::start();
+    let page = p.process_page();
+    hb.pages
+        .lock()
+        .unwrap()
+        .insert(p.pid.clone(), (page, false));
+    let node = Node::start(state.path(), hb.addr);
+    let page = p.eval(1, OWNER, "return 1+1");
+    let started = std::time::Instant::now();
+    node.slot(&p, 1, &page);
+    let cold_ms = started.elapsed().as_secs_f64() * 1e3;
+    let node_wall_ns = || {
+        let (_, _, info) = node.request("GET", "/~meta@1.0/info", b"");
+        info["metering"]["node"]["wall-ns"].as_f64().unwrap()
+    };
+    let wall_before = node_wall_ns();
+    let mut latencies = Vec::new();
+    for slot in 2..=slots + 1 {
+        let page = p.eval(slot, OWNER, "return 1+1");
+        let started = std::time::Instant::now();
+        let (_, body) = node.slot(&p, slot, &page);
+        latencies.push(started.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(body["Output"]["data"], "2", "{body}");
+    }
+    let node_mean_us = (node_wall_ns() - wall_before) / slots as f64 / 1e3;
+    // The evaluation alone: the same messages through `aocu eval`, its metering wall time.
+    let expected = p.expected(scratch.path());
+    let mut eval_us: Vec<f64> = expected
+        .iter()
+        .filter(|(slot, _)| **slot >= 2)
+        .map(|(_, line)| line["Metering"]["wall-ns"].as_f64().unwrap() / 1e3)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    eval_us.sort_by(f64::total_cmp);
+    let (l50, l99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    let (e50, e99) = (percentile(&eval_us, 0.5), percentile(&eval_us, 0.99));
+    println!("warm POST /result/{{slot}} over {slots} slots: p50 {l50:.0} us, p99 {l99:.0} us");
+    println!("evaluation alone (aocu eval metering wall-ns): p50 {e50:.0} us, p99 {e99:.0} us");
+    println!(
+        "ratio: p50 {:.2}x, p99 {:.2}x; overhead p50 {:.0} us",
+        l50 / e50,
+        l99 / e99,
+        l50 - e50
+    );
+    println!("the node's own meter: mean evaluation {node_mean_us:.0} us per slot");
+    println!("cold first slot (schedule read + slot 0 + slot 1): {cold_ms:.1} ms");
+}
