@@ -302,7 +302,7 @@ fn a_remote_su_and_a_gateway_over_tls_need_only_the_gateway_and_the_ca_file() {
     }
     let (status, raw) = b.request("GET", &format!("/raw/{}", module.id()), b"");
     assert_eq!(status, 200, "B keeps the fetched module");
-    assert_eq!(raw.len(), module.data.len());
+    assert!(raw.starts_with("\0asm"), "B serves the module's WASM");
     // B's height is G's, and B says where it came from.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut now = timestamp(&b);
