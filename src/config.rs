@@ -20,6 +20,8 @@ pub mod hyperbeam;
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/aocu/aocu.toml";
 /// Default of `executor-queue-depth`: enough to absorb a burst, small enough to push back.
 pub const DEFAULT_EXECUTOR_QUEUE_DEPTH: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
+/// Default of `gateways`.
+pub const DEFAULT_GATEWAY: &str = "https://arweave.net";
 /// Prefix of the environment variables that override keys.
 pub const ENV_PREFIX: &str = "AOCU_";
 
@@ -63,6 +65,27 @@ pub struct Config {
     /// Remote Scheduler Units: scheduler address → `http://` URL of its SU API. A process whose
     /// `Scheduler` tag names one of them is read (and verified) from there, not scheduled here.
     pub schedulers: BTreeMap<String, String>,
+    /// Arweave gateways, tried in turn: modules missing from the store are fetched from them
+    /// (GraphQL tags, `/raw/{id}` bytes), Scheduler-Location records looked up, and the block
+    /// height read. Empty: none (the node uses only what it holds).
+    pub gateways: Vec<String>,
+    /// Longest time one request to a gateway may take (connect, TLS, whole answer), in ms.
+    pub gateway_timeout_ms: u64,
+    /// Tries per gateway request, each on the next gateway of the list, with back-off between.
+    pub gateway_attempts: u32,
+    /// Largest module fetched from a gateway, in bytes.
+    pub max_module_bytes: u64,
+    /// The block height the embedded SU reports while no gateway has answered one (and none
+    /// was kept from an earlier run).
+    pub block_height: u64,
+    /// How often the block height is read again from the gateways, in seconds (0: only at start).
+    pub block_height_refresh_seconds: u64,
+    /// PEM file of CA certificates trusted (besides the platform's roots) for every https peer:
+    /// SUs, gateways, HyperBEAM. Empty: the platform's roots only.
+    pub tls_ca_file: PathBuf,
+    /// Accept any server certificate. For test networks only: anyone on the path can then
+    /// impersonate every peer; the node says so loudly at start.
+    pub tls_insecure_skip_verify: bool,
     /// The node's Arweave wallet (JWK); empty means `<state-dir>/wallet.json`, generated with
     /// mode 0600 on first use. Its address is the scheduler address.
     pub wallet: PathBuf,
@@ -99,6 +122,14 @@ impl Default for Config {
                 .message_timeout
                 .as_millis() as u64,
             schedulers: BTreeMap::new(),
+            gateways: vec![DEFAULT_GATEWAY.to_string()],
+            gateway_timeout_ms: 30_000,
+            gateway_attempts: 4,
+            max_module_bytes: 256 * 1024 * 1024,
+            block_height: 0,
+            block_height_refresh_seconds: 120,
+            tls_ca_file: PathBuf::new(),
+            tls_insecure_skip_verify: false,
             wallet: PathBuf::new(),
             hash_engine: crate::hash::Engine::Auto,
             hyperbeam_url: String::new(),
@@ -113,6 +144,34 @@ impl Config {
             max_memory_bytes: self.max_memory_bytes,
             max_compute: self.max_compute,
             message_timeout: std::time::Duration::from_millis(self.message_timeout_ms),
+        }
+    }
+
+    /// The TLS trust of every https peer (keys `tls-ca-file`, `tls-insecure-skip-verify`).
+    pub fn tls(&self) -> crate::net::TlsSettings {
+        crate::net::TlsSettings {
+            ca_file: (!self.tls_ca_file.as_os_str().is_empty()).then(|| self.tls_ca_file.clone()),
+            insecure_skip_verify: self.tls_insecure_skip_verify,
+        }
+    }
+
+    /// The client settings for gateways (`gateway-timeout-ms`, `gateway-attempts`).
+    pub fn gateway_client(&self) -> crate::net::ClientSettings {
+        crate::net::ClientSettings {
+            tls: self.tls(),
+            retry: crate::net::RetryPolicy {
+                attempts: self.gateway_attempts.max(1),
+                timeout: std::time::Duration::from_millis(self.gateway_timeout_ms),
+                ..crate::net::RetryPolicy::default()
+            },
+        }
+    }
+
+    /// The client settings for remote SUs (the default retry policy).
+    pub fn su_client(&self) -> crate::net::ClientSettings {
+        crate::net::ClientSettings {
+            tls: self.tls(),
+            retry: crate::net::RetryPolicy::default(),
         }
     }
 
@@ -287,7 +346,25 @@ fn check_values(config: &Config) -> Result<(), ConfigError> {
                 "`{address}` is not a 43-character Arweave address"
             )));
         }
-        crate::sched::remote::client::SuUrl::parse(url).map_err(|e| bad(e.to_string()))?;
+        crate::net::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    }
+    for url in &config.gateways {
+        crate::net::Url::parse(url).map_err(|e| ConfigError::Value {
+            key: "gateways".into(),
+            message: e.to_string(),
+        })?;
+    }
+    if config.gateway_timeout_ms == 0 {
+        return Err(ConfigError::Value {
+            key: "gateway-timeout-ms".into(),
+            message: "must be at least 1".into(),
+        });
+    }
+    if !config.tls_ca_file.as_os_str().is_empty() && !config.tls_ca_file.is_file() {
+        return Err(ConfigError::Value {
+            key: "tls-ca-file".into(),
+            message: format!("{} is not a readable file", config.tls_ca_file.display()),
+        });
     }
     Ok(())
 }

@@ -346,9 +346,9 @@ fn an_unreachable_or_unconfigured_scheduler_is_a_clear_error() {
     assert!(body.contains(a_wallet().address()), "{body}");
     assert!(body.contains("tries"), "{body}");
 
-    // An https URL or a malformed address is refused at start, naming the key.
+    // A URL that is neither http:// nor https://, or a malformed address, is refused at start, naming the key.
     for (key, url) in [
-        (a_wallet().address().to_string(), "https://su.example"),
+        (a_wallet().address().to_string(), "ftp://su.example"),
         ("not-an-address".to_string(), "http://127.0.0.1:1"),
     ] {
         let out = common::aocu()

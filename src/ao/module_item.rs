@@ -100,6 +100,13 @@ pub fn check_signed(item: &DataItem) -> Result<(), ModuleError> {
     check_tags(item)
 }
 
+/// Check a module that came as tags and bytes (from a gateway): the same tags and WASM header a
+/// module item must have.
+pub fn check_parts(tags: &Tags, data: &[u8]) -> Result<(), ModuleError> {
+    check_module_tags(tags)?;
+    check_wasm(data)
+}
+
 fn check_wasm(bytes: &[u8]) -> Result<(), ModuleError> {
     if bytes.len() < WASM_HEADER.len() || bytes[..8] != WASM_HEADER {
         return Err(ModuleError::Invalid(
@@ -110,8 +117,12 @@ fn check_wasm(bytes: &[u8]) -> Result<(), ModuleError> {
 }
 
 fn check_tags(item: &DataItem) -> Result<(), ModuleError> {
+    check_module_tags(&item.tags)
+}
+
+fn check_module_tags(tags: &Tags) -> Result<(), ModuleError> {
     let need = |name: &str, value: Option<&str>| -> Result<(), ModuleError> {
-        match (item.tags.get(name), value) {
+        match (tags.get(name), value) {
             (None, _) => Err(ModuleError::Invalid(format!(
                 "module tag `{name}` is missing"
             ))),

@@ -78,10 +78,12 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
         )
         .context("opening the module cache")?,
     );
+    // The height kept from the last run, else the `block-height` key, until a gateway answers.
+    let block_height = crate::arweave::height::BlockHeight::restore(&store, config.block_height);
     let scheduler = Arc::new(crate::sched::NodeScheduler::new(
         store.clone(),
         config.wallet_path(),
-        crate::sched::BLOCK_HEIGHT,
+        block_height.clone(),
     ));
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -94,13 +96,24 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             .context("starting the executors")?;
         let executors = pool.monitor();
         let sink_meter = meter.clone();
-        let remote = if config.schedulers.is_empty() {
+        let gateways = gateways(&config, &store)?;
+        if let Some(gateways) = &gateways {
+            let every = (config.block_height_refresh_seconds > 0)
+                .then(|| Duration::from_secs(config.block_height_refresh_seconds));
+            tokio::spawn(gateways.clone().follow_height(block_height.clone(), every));
+        }
+        let remote = if config.schedulers.is_empty() && gateways.is_none() {
             None
         } else {
+            let located = gateways.clone().map(|gateways| crate::sched::remote::Located {
+                gateways,
+                node: scheduler.clone(),
+            });
             let remote = crate::sched::remote::RemoteSchedulers::new(
                 store.clone(),
                 &config.schedulers,
-                crate::sched::remote::client::RetryPolicy::default(),
+                crate::net::Client::new(&config.su_client()).context("building the SU client")?,
+                located,
             )
             .context("configuring the remote schedulers")?;
             Some(Arc::new(remote))
@@ -123,6 +136,7 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             crate::cu::Peers {
                 scheduler: Some(scheduler.clone()),
                 remote,
+                gateways,
             },
         );
         let hyperbeam = if config.hyperbeam_url.is_empty() {
@@ -151,7 +165,7 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             meter,
             store,
             scheduler: scheduler.clone(),
-            block_height: crate::sched::BLOCK_HEIGHT,
+            block_height,
             max_body_bytes: config.max_body_bytes,
             cu: Some(cu.clone()),
             hyperbeam,
@@ -189,6 +203,32 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
         tracing::info!("node stopped");
         Ok(Outcome::Success)
     })
+}
+
+/// The configured gateways (`None` when `gateways` is empty), read with their own client
+/// (`gateway-timeout-ms`, `gateway-attempts`) and caching into `store`.
+fn gateways(
+    config: &crate::config::Config,
+    store: &Arc<Store>,
+) -> anyhow::Result<Option<Arc<crate::arweave::Gateways>>> {
+    if config.gateways.is_empty() {
+        return Ok(None);
+    }
+    let urls = config
+        .gateways
+        .iter()
+        .map(|u| crate::net::Url::parse(u))
+        .collect::<Result<Vec<_>, _>>()
+        .context("key `gateways`")?;
+    let client =
+        crate::net::Client::new(&config.gateway_client()).context("building the gateway client")?;
+    tracing::info!(gateways = ?config.gateways, "gateways");
+    Ok(Some(Arc::new(crate::arweave::Gateways::new(
+        urls,
+        client,
+        store.clone(),
+        usize::try_from(config.max_module_bytes).unwrap_or(usize::MAX),
+    ))))
 }
 
 /// Opens the node's hasher (every digest the node takes goes through it) on the configured

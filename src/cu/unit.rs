@@ -13,6 +13,7 @@ use super::query::ResultsQuery;
 use super::results;
 use super::{CuError, Outbox};
 use crate::ao::Id;
+use crate::arweave::Gateways;
 use crate::exec::{ExecError, Pool, Shard};
 use crate::sched::NodeScheduler;
 use crate::sched::remote::{RemoteError, RemoteSchedulers};
@@ -50,6 +51,8 @@ pub struct ComputeUnit {
     outbox: Option<mpsc::UnboundedSender<Outbox>>,
     /// Remote SUs whose processes this CU mirrors and evaluates (none: only this node's).
     remote: Option<Arc<RemoteSchedulers>>,
+    /// Where modules missing from the store are fetched (none: they must be uploaded).
+    gateways: Option<Arc<Gateways>>,
 }
 
 /// What a Compute Unit talks to besides its store and executors.
@@ -60,6 +63,8 @@ pub struct Peers {
     pub scheduler: Option<Arc<NodeScheduler>>,
     /// Remote SUs whose processes this CU mirrors (`None`: only this node's processes).
     pub remote: Option<Arc<RemoteSchedulers>>,
+    /// Gateways that modules missing from the store are fetched from (`None`: none).
+    pub gateways: Option<Arc<Gateways>>,
 }
 
 impl std::fmt::Debug for ComputeUnit {
@@ -90,6 +95,7 @@ impl ComputeUnit {
                 .scheduler
                 .map(|scheduler| super::push::start(unit.clone(), scheduler)),
             remote: peers.remote,
+            gateways: peers.gateways,
         })
     }
 
@@ -116,7 +122,12 @@ impl ComputeUnit {
 
     async fn advance(&self, process_id: &str, to: Option<u64>) -> Result<u64, CuError> {
         let to = match to {
-            Some(slot) => slot,
+            Some(slot) => {
+                if let Some(record) = self.ctx.store.process(process_id)? {
+                    self.ensure_module(&record).await?;
+                }
+                slot
+            }
             None => self.latest_slot(process_id).await?,
         };
         let ctx = self.ctx.clone();
@@ -357,15 +368,43 @@ impl ComputeUnit {
     /// The process record: brought up to date from its remote SU first when it has one, or
     /// discovered there when this node does not know it yet.
     async fn record(&self, process_id: &str) -> Result<ProcessRecord, CuError> {
-        if let Some(remote) = &self.remote
-            && let Some(record) = remote.sync(process_id).await.map_err(remote_error)?
-        {
-            return Ok(record);
+        let record = match &self.remote {
+            Some(remote) => remote.sync(process_id).await.map_err(remote_error)?,
+            None => None,
+        };
+        let record = match record {
+            Some(record) => record,
+            None => self
+                .ctx
+                .store
+                .process(process_id)?
+                .ok_or_else(|| CuError::UnknownProcess(process_id.to_string()))?,
+        };
+        self.ensure_module(&record).await?;
+        Ok(record)
+    }
+
+    /// Fetch the process' module from the gateways when the store lacks it (before the
+    /// executor loads the process, which reads modules from the store only).
+    async fn ensure_module(&self, record: &ProcessRecord) -> Result<(), CuError> {
+        let Some(gateways) = &self.gateways else {
+            return Ok(());
+        };
+        if gateways.is_empty() || self.ctx.store.module(&record.module)?.is_some() {
+            return Ok(());
         }
-        self.ctx
-            .store
-            .process(process_id)?
-            .ok_or_else(|| CuError::UnknownProcess(process_id.to_string()))
+        let id: Id = record.module.parse().map_err(|_| {
+            CuError::Module(format!(
+                "process {}: module `{}` is not an ID",
+                record.id, record.module
+            ))
+        })?;
+        gateways.module(&id).await.map(drop).map_err(|e| {
+            CuError::Module(format!(
+                "module {} of process {} is not stored and cannot be fetched: {e}",
+                record.module, record.id
+            ))
+        })
     }
 
     fn deliver(&self, outboxes: Vec<Outbox>) {

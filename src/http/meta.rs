@@ -29,7 +29,22 @@ pub fn node_message(state: &NodeState) -> Value {
         "metering": metering(state),
         "executors": state.executors.as_ref().map(crate::exec::PoolMonitor::to_json),
         "devices": DEVICES,
+        "block-height": block_height(state),
     })
+}
+
+/// The embedded SU's block height and where it came from (`source`: `gateway`, `stored`,
+/// `config`; `gateway` and `read-at` for the first two).
+fn block_height(state: &NodeState) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert("height".into(), json!(state.block_height.get()));
+    if let Value::Object(fields) = state.block_height.describe() {
+        for (key, value) in fields {
+            let key = key.trim_start_matches("block_height_").replace('_', "-");
+            out.insert(key, value);
+        }
+    }
+    Value::Object(out)
 }
 
 /// The meter's totals, and what the node's hasher has hashed (`hashing`: engine, crossover,

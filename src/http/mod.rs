@@ -49,8 +49,8 @@ pub struct NodeState {
     pub store: Arc<crate::store::Store>,
     /// The embedded scheduler; its wallet loads (or is generated) in the background at start.
     pub scheduler: Arc<crate::sched::NodeScheduler>,
-    /// Block height the scheduler reports.
-    pub block_height: u64,
+    /// Block height the scheduler reports, with where it came from (`/timestamp`).
+    pub block_height: crate::arweave::height::BlockHeight,
     /// Largest request body accepted (config `max-body-bytes`).
     pub max_body_bytes: u64,
     /// Counters of the executor pool, when one runs (`executors` in `~meta@1.0/info`).

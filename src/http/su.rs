@@ -15,10 +15,14 @@ use crate::sched::su_api::{self, PageQuery, SuError};
 
 /// `GET /timestamp`.
 pub fn timestamp(state: &NodeState) -> HttpResponse {
-    response::json(&su_api::timestamp(
-        crate::clock::now_ms(),
-        state.block_height,
-    ))
+    let mut answer = su_api::timestamp(crate::clock::now_ms(), state.block_height.get());
+    // Where the height came from: AO's SU answers only the two fields; these are extra.
+    if let (serde_json::Value::Object(out), serde_json::Value::Object(source)) =
+        (&mut answer, state.block_height.describe())
+    {
+        out.extend(source);
+    }
+    response::json(&answer)
 }
 
 /// `GET /processes/{id}`.

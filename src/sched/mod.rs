@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::ao::Tag;
 use crate::ao::{DataItem, Id, Wallet, bundle};
+use crate::arweave::height::BlockHeight;
 use crate::store::{Assignment, ProcessRecord, ScheduledMessage, Store, StoreError};
 
 /// Scheduling failed. Everything but `Store` and `Sign` is the sender's fault (4xx).
@@ -72,19 +73,24 @@ pub enum SchedError {
 pub struct Scheduler {
     store: Arc<Store>,
     wallet: Arc<Wallet>,
-    block_height: u64,
+    block_height: BlockHeight,
     /// One lock per process, held from reading its last slot to committing the next one (the
     /// assignment is signed in between, outside the database's single writer).
     locks: Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>,
 }
 
 impl Scheduler {
-    /// A scheduler writing to `store`, signing with `wallet`, reporting `block_height`.
-    pub fn new(store: Arc<Store>, wallet: Arc<Wallet>, block_height: u64) -> Scheduler {
+    /// A scheduler writing to `store`, signing with `wallet`, reporting `block_height` (a
+    /// fixed number, or the node's shared height that follows the gateways).
+    pub fn new(
+        store: Arc<Store>,
+        wallet: Arc<Wallet>,
+        block_height: impl Into<BlockHeight>,
+    ) -> Scheduler {
         Scheduler {
             store,
             wallet,
-            block_height,
+            block_height: block_height.into(),
             locks: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -101,7 +107,12 @@ impl Scheduler {
 
     /// The block height it reports.
     pub fn block_height(&self) -> u64 {
-        self.block_height
+        self.block_height.get()
+    }
+
+    /// The block height with where it came from.
+    pub fn height(&self) -> &BlockHeight {
+        &self.block_height
     }
 
     /// The store it writes to.
@@ -150,7 +161,9 @@ impl Scheduler {
         }
         let link = chain::first_link(&Id::from(item.raw_id())).to_string();
         let timestamp = crate::clock::now_ms();
-        let assignment = self.assignment(&pid, None, 0, &link, timestamp)?;
+        // Read once: the assignment's tag and the stored slot carry the same height.
+        let height = self.block_height.get();
+        let assignment = self.assignment(&pid, None, 0, &link, (timestamp, height))?;
         let record = ProcessRecord {
             id: pid.clone(),
             owner: item.ao_address(),
@@ -162,7 +175,7 @@ impl Scheduler {
             last_hash_chain: link.clone(),
             last_timestamp: timestamp,
         };
-        let scheduled = self.scheduled(&pid, 0, timestamp, link, item);
+        let scheduled = self.scheduled(&pid, 0, (timestamp, height), link, item);
         let raw = bundle::encode(&[&assignment, item]);
         self.store
             .append(&pid, Some(&raw), |current| {
@@ -212,12 +225,13 @@ impl Scheduler {
         )
         .to_string();
         let timestamp = crate::clock::now_ms().max(record.last_timestamp + 1);
-        let assignment = self.assignment(&pid, Some(&id), slot, &link, timestamp)?;
+        let height = self.block_height.get();
+        let assignment = self.assignment(&pid, Some(&id), slot, &link, (timestamp, height))?;
         record.next_slot += 1;
         record.last_message_id = assignment.id();
         record.last_hash_chain = link.clone();
         record.last_timestamp = timestamp;
-        let scheduled = self.scheduled(&pid, slot, timestamp, link, item);
+        let scheduled = self.scheduled(&pid, slot, (timestamp, height), link, item);
         let raw = bundle::encode(&[&assignment, item]);
         let expected = slot;
         let result = self.store.append(&pid, Some(&raw), |current| {
@@ -244,14 +258,14 @@ impl Scheduler {
         message: Option<&str>,
         nonce: u64,
         hash_chain: &str,
-        timestamp: u64,
+        (timestamp, height): (u64, u64),
     ) -> Result<DataItem, SchedError> {
         let mut tags = vec![
             Tag::new("Process", process),
             Tag::new("Epoch", "0"),
             Tag::new("Nonce", nonce.to_string()),
             Tag::new("Hash-Chain", hash_chain),
-            Tag::new("Block-Height", format!("{:0>12}", self.block_height)),
+            Tag::new("Block-Height", format!("{height:0>12}")),
             Tag::new("Timestamp", timestamp.to_string()),
             Tag::new("Data-Protocol", "ao"),
             Tag::new("Type", "Assignment"),
@@ -270,7 +284,7 @@ impl Scheduler {
         &self,
         process_id: &str,
         slot: u64,
-        timestamp: u64,
+        (timestamp, height): (u64, u64),
         hash_chain: String,
         item: &DataItem,
     ) -> ScheduledMessage {
@@ -281,7 +295,7 @@ impl Scheduler {
                 slot,
                 epoch: 0,
                 timestamp,
-                block_height: self.block_height,
+                block_height: height,
                 hash_chain,
             },
             message: crate::ao::fields::message_fields(item),
@@ -334,7 +348,7 @@ fn invalid(message: impl Into<String>) -> SchedError {
 pub struct NodeScheduler {
     store: Arc<Store>,
     wallet_path: std::path::PathBuf,
-    block_height: u64,
+    block_height: BlockHeight,
     cell: tokio::sync::OnceCell<Scheduler>,
 }
 
@@ -343,12 +357,12 @@ impl NodeScheduler {
     pub fn new(
         store: Arc<Store>,
         wallet_path: std::path::PathBuf,
-        block_height: u64,
+        block_height: impl Into<BlockHeight>,
     ) -> NodeScheduler {
         NodeScheduler {
             store,
             wallet_path,
-            block_height,
+            block_height: block_height.into(),
             cell: tokio::sync::OnceCell::new(),
         }
     }
@@ -366,7 +380,7 @@ impl NodeScheduler {
                 Ok(Scheduler::new(
                     self.store.clone(),
                     Arc::new(wallet),
-                    self.block_height,
+                    self.block_height.clone(),
                 ))
             })
             .await
@@ -378,7 +392,7 @@ impl NodeScheduler {
     }
 }
 
-/// The block height the embedded scheduler reports: the node follows no Arweave chain.
+/// The block height the embedded scheduler reports when it follows no gateway (tests, tools).
 pub const BLOCK_HEIGHT: u64 = 0;
 
 #[cfg(test)]

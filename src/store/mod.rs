@@ -33,6 +33,8 @@ const RESULTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("resul
 const CHECKPOINTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("checkpoints");
 /// metering key → JSON totals.
 const METERING: TableDefinition<&str, &[u8]> = TableDefinition::new("metering");
+/// node-wide value key → JSON (the last block height read, ...).
+const NODE: TableDefinition<&str, &[u8]> = TableDefinition::new("node");
 
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +122,7 @@ impl Store {
         txn.open_table(RESULTS)?;
         txn.open_table(CHECKPOINTS)?;
         txn.open_table(METERING)?;
+        txn.open_table(NODE)?;
         txn.commit()?;
         Ok(())
     }
@@ -449,6 +452,27 @@ impl Store {
         let value = table.get(key)?;
         value
             .map(|v| decode(v.value(), &format!("metering {key}")))
+            .transpose()
+    }
+}
+
+impl Store {
+    /// Keep a node-wide value under `key` (JSON).
+    pub fn put_node_value(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(NODE)?
+            .insert(key, encode(value).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The node-wide value under `key`.
+    pub fn node_value(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(NODE)?;
+        let value = table.get(key)?;
+        value
+            .map(|v| decode(v.value(), &format!("node value {key}")))
             .transpose()
     }
 }

@@ -103,6 +103,8 @@ impl Server {
 /// Start `aocu serve` on 127.0.0.1:0 and read the address from its first stdout line.
 fn spawn_serve(state_dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
     let mut child = aocu()
+        // Hermetic: no gateway unless the test names one (`--set gateways=[...]` wins).
+        .env("AOCU_GATEWAYS", "[]")
         .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
         .arg(state_dir)
         .args(extra)

@@ -1,8 +1,11 @@
 //! Remote Scheduler Units: processes whose schedule another SU keeps, which this node mirrors
 //! and evaluates.
 //!
-//! The configuration maps scheduler addresses to SU URLs (`[schedulers]`). A process unknown
-//! here is looked up on each configured SU (`GET /{process}`, whose first page starts with the
+//! The configuration maps scheduler addresses to SU URLs (`[schedulers]`); with gateways
+//! configured, any other scheduler's SU is found through its `Scheduler-Location` record
+//! ([`crate::arweave::location`]), the static map staying an override. A process unknown
+//! here is looked up on each configured SU, then on the SU its `Scheduler` tag names on the
+//! gateways (`GET /{process}`, whose first page starts with the
 //! process itself); a process already mirrored is brought up to date from the timestamp of its
 //! last kept slot (`GET /{process}?from=<ms>`, paged). Every page is verified before anything of
 //! it is kept ([`page`]): signatures, IDs, the scheduler's own assignments, and each hash-chain
@@ -11,7 +14,6 @@
 //! scheduler's own slots are (the same `[assignment, item]` bundles), so the CU evaluates it the
 //! same way and the SU read API serves it as a mirror.
 
-pub mod client;
 pub mod misses;
 pub mod page;
 
@@ -20,14 +22,19 @@ use std::sync::{Arc, Mutex};
 
 use hyper::StatusCode;
 
-use self::client::{RetryPolicy, SuUrl};
 use self::page::{Expect, PageError, VerifiedEntry};
 use crate::ao::bundle;
 use crate::ao::fields::message_fields;
+use crate::arweave::{GatewayError, Gateways};
+use crate::net::{Call, Client, Url};
 use crate::store::{Assignment, ProcessRecord, ScheduledMessage, Store, StoreError};
 
 /// Entries asked for per page.
 pub const PAGE_LIMIT: usize = 100;
+
+/// Largest SU answer read (a page of 100 messages of up to 10 MiB each would not fit; AO's SU
+/// pages are far smaller, and a page that does not fit is an error, not a truncation).
+pub const MAX_PAGE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Mirroring a remote schedule failed.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +85,7 @@ pub enum RemoteError {
 #[derive(Debug, Clone)]
 struct Su {
     address: String,
-    url: SuUrl,
+    url: Url,
 }
 
 /// The remote schedulers this node reads from.
@@ -86,19 +93,33 @@ struct Su {
 pub struct RemoteSchedulers {
     store: Arc<Store>,
     sus: Vec<Su>,
-    policy: RetryPolicy,
+    client: Client,
     /// One lock per process: two syncs of the same process never append the same slots.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// IDs no SU had a moment ago: asked again, they are not looked up again at once.
     misses: misses::Misses,
+    /// How schedulers outside the static map are found, if at all.
+    located: Option<Located>,
+}
+
+/// Finding the SU of a scheduler that is not in the static map: its `Scheduler-Location` on
+/// the gateways, unless it is this node's own scheduler.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// The gateways holding the records.
+    pub gateways: Arc<Gateways>,
+    /// This node's scheduler (its processes are not looked up anywhere).
+    pub node: Arc<crate::sched::NodeScheduler>,
 }
 
 impl RemoteSchedulers {
-    /// The SUs of `config` (scheduler address → `http://` URL), reading into `store`.
+    /// The SUs of `config` (scheduler address → `http://` or `https://` URL), read through
+    /// `client` into `store`; other schedulers' SUs found as `located` says.
     pub fn new(
         store: Arc<Store>,
         config: &BTreeMap<String, String>,
-        policy: RetryPolicy,
+        client: Client,
+        located: Option<Located>,
     ) -> Result<RemoteSchedulers, RemoteError> {
         let sus = config
             .iter()
@@ -114,31 +135,53 @@ impl RemoteSchedulers {
                 }
                 Ok(Su {
                     address: address.clone(),
-                    url: SuUrl::parse(url).map_err(|e| bad(e.to_string()))?,
+                    url: Url::parse(url).map_err(|e| bad(e.to_string()))?,
                 })
             })
             .collect::<Result<_, _>>()?;
         Ok(RemoteSchedulers {
             store,
             sus,
-            policy,
+            client,
             locks: Mutex::new(HashMap::new()),
             misses: misses::Misses::default(),
+            located,
         })
     }
 
-    /// Whether no SU is configured.
+    /// Whether no SU is configured and none can be located.
     pub fn is_empty(&self) -> bool {
-        self.sus.is_empty()
+        self.sus.is_empty() && self.located.is_none()
     }
 
-    /// Whether `address` is a configured remote scheduler.
-    pub fn schedules(&self, address: &str) -> bool {
-        self.su(address).is_some()
-    }
-
-    fn su(&self, address: &str) -> Option<&Su> {
-        self.sus.iter().find(|s| s.address == address)
+    /// The SU of scheduler `address`: the static map's, else the one its Scheduler-Location
+    /// names. `None` for this node's own scheduler, and for one that has no location record.
+    async fn su(&self, address: &str) -> Result<Option<Su>, RemoteError> {
+        if let Some(su) = self.sus.iter().find(|s| s.address == address) {
+            return Ok(Some(su.clone()));
+        }
+        let Some(located) = &self.located else {
+            return Ok(None);
+        };
+        if let Ok(own) = located.node.get().await
+            && own.address() == address
+        {
+            return Ok(None);
+        }
+        match located.gateways.scheduler_location(address).await {
+            Ok(location) => Ok(Some(Su {
+                address: address.to_string(),
+                url: location.url,
+            })),
+            Err(GatewayError::NotFound(what)) => {
+                tracing::debug!(scheduler = address, %what, "no location on the gateways");
+                Ok(None)
+            }
+            Err(e) => Err(RemoteError::Unreachable {
+                address: address.to_string(),
+                message: format!("locating its SU: {e}"),
+            }),
+        }
     }
 
     /// Bring `process` up to date from its SU: discover it when it is not stored yet. Returns
@@ -149,9 +192,10 @@ impl RemoteSchedulers {
         let outcome = {
             let _guard = lock.lock().await;
             match self.store.process(process)? {
-                Some(record) => match self.su(&record.scheduler) {
-                    Some(su) => self.follow(su, record).await.map(Some),
-                    None => Ok(None),
+                Some(record) => match self.su(&record.scheduler).await {
+                    Ok(Some(su)) => self.follow(&su, record).await.map(Some),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e),
                 },
                 None if self.misses.recent(process) => {
                     Err(RemoteError::NotFound(process.to_string()))
@@ -189,19 +233,51 @@ impl RemoteSchedulers {
     async fn discover(&self, process: &str) -> Result<ProcessRecord, RemoteError> {
         let mut unreachable = None;
         for su in &self.sus {
-            let path = format!("/{process}?limit={PAGE_LIMIT}");
-            match self.fetch(su, &path).await {
-                Ok(Some(page)) => {
-                    let Some(record) = self.keep_first_page(su, process, page).await? else {
-                        continue;
-                    };
-                    return self.follow(su, record).await;
-                }
+            match self.discover_on(su, process).await {
+                Ok(Some(record)) => return Ok(record),
                 Ok(None) => continue,
-                Err(e) => unreachable = Some(e),
+                Err(e @ (RemoteError::Unreachable { .. } | RemoteError::Protocol { .. })) => {
+                    unreachable = Some(e)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // Then the SU the gateways name: the process' `Scheduler` tag, located.
+        if let Some(located) = &self.located {
+            match located.gateways.process_scheduler(process).await {
+                Ok(Some(address)) if !self.sus.iter().any(|s| s.address == address) => {
+                    if let Some(su) = self.su(&address).await?
+                        && let Some(record) = self.discover_on(&su, process).await?
+                    {
+                        return Ok(record);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    unreachable = Some(RemoteError::Unreachable {
+                        address: "?".into(),
+                        message: format!("looking up process {process} on the gateways: {e}"),
+                    })
+                }
             }
         }
         Err(unreachable.unwrap_or_else(|| RemoteError::NotFound(process.to_string())))
+    }
+
+    /// The process from `su`, kept and followed; `None` when `su` does not have it.
+    async fn discover_on(
+        &self,
+        su: &Su,
+        process: &str,
+    ) -> Result<Option<ProcessRecord>, RemoteError> {
+        let path = format!("/{process}?limit={PAGE_LIMIT}");
+        let Some(page) = self.fetch(su, &path).await? else {
+            return Ok(None);
+        };
+        let Some(record) = self.keep_first_page(su, process, page).await? else {
+            return Ok(None);
+        };
+        self.follow(su, record).await.map(Some)
     }
 
     /// Keep the first page of a process (from its spawn); `None` when the SU's first entry is
@@ -292,12 +368,15 @@ impl RemoteSchedulers {
 
     /// GET a page; `None` on 404.
     async fn fetch(&self, su: &Su, path: &str) -> Result<Option<page::Page>, RemoteError> {
-        let answer = client::get(&su.url, path, self.policy).await.map_err(|e| {
-            RemoteError::Unreachable {
+        let call = Call::get(&su.url, path, MAX_PAGE_BYTES);
+        let answer = self
+            .client
+            .send(call)
+            .await
+            .map_err(|e| RemoteError::Unreachable {
                 address: su.address.clone(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let protocol = |message: String| RemoteError::Protocol {
             address: su.address.clone(),
             url: su.url.as_str().to_string(),
@@ -403,7 +482,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path()).unwrap());
         let config = BTreeMap::from([(crate::ao::b64url(&[3u8; 32]), url)]);
-        let remote = RemoteSchedulers::new(store, &config, RetryPolicy::default()).unwrap();
+        let client = Client::new(&crate::net::ClientSettings::default()).unwrap();
+        let remote = RemoteSchedulers::new(store, &config, client, None).unwrap();
         let unknown = crate::ao::b64url(&[9u8; 32]);
         for _ in 0..3 {
             let outcome = remote.sync(&unknown).await;
