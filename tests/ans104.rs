@@ -8,9 +8,10 @@
 mod prereq;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use aocu::ao::signature::VERIFIED;
-use aocu::ao::{DataItem, ItemError, SignatureType, Signer, Tag, b64url, b64url_decode};
+use aocu::ao::{DataItem, ItemError, SignatureType, Signer, Tag, Wallet, b64url, b64url_decode, bundle};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ans104")
@@ -320,5 +321,99 @@ fn truncated_items_name_the_field() {
     for (cut, field) in cases {
         let err = DataItem::parse(&bytes[..cut]).unwrap_err().to_string();
         assert!(err.contains(field), "cut at {cut}: {err}");
+    }
+}
+
+/// Items the node signs (assignments, through the embedded SU, and any item its wallet makes)
+/// verify with AO's JavaScript libraries (arbundles' `DataItem.verify` and arweave-js' RSA-PSS
+/// check) and with aocu's own verifier; a copy with one flipped signature byte verifies with
+/// neither.
+#[test]
+fn items_the_node_signs_verify_with_the_javascript_libraries() {
+    let Some(node_dir) = prereq::node_project() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(aocu::store::Store::open(&dir.path().join("state")).unwrap());
+    let wallet = Arc::new(Wallet::generate().unwrap());
+    let module = aocu::store::ModuleRecord {
+        id: "M".repeat(43),
+        owner: None,
+        tags: vec![Tag::new("Type", "Module")].into(),
+        size: 4,
+        added_at_ms: 0,
+    };
+    store.put_module(&module, b"\0asm").unwrap();
+    let scheduler = aocu::sched::Scheduler::new(store.clone(), wallet.clone(), 0);
+    let ao = |kind: &str| vec![Tag::new("Data-Protocol", "ao"), Tag::new("Type", kind)];
+    let mut spawn_tags = ao("Process");
+    spawn_tags.push(Tag::new("Module", &module.id));
+    spawn_tags.push(Tag::new("Scheduler", wallet.address()));
+    let spawn = DataItem::signed(&wallet, None, None, spawn_tags, b"1984".to_vec()).unwrap();
+    let message = DataItem::signed(
+        &wallet,
+        Some(spawn.raw_id()),
+        Some([b'a'; 32]),
+        ao("Message"),
+        b"return 1+1".to_vec(),
+    )
+    .unwrap();
+    scheduler.submit(&spawn).unwrap();
+    scheduler.submit(&message).unwrap();
+    let pid = spawn.id();
+    let mut items: Vec<DataItem> = (0..2)
+        .map(|slot| {
+            let raw = store.item(&pid, slot).unwrap().unwrap();
+            bundle::decode(&raw).unwrap().remove(0)
+        })
+        .collect();
+    assert!(
+        items
+            .iter()
+            .all(|a| a.tags.get("Type") == Some("Assignment"))
+    );
+    items.push(message);
+
+    let mut files = Vec::new();
+    for (n, item) in items.iter().enumerate() {
+        item.verify().expect("aocu verifies its own signature");
+        let bytes = item.to_bytes();
+        let mut flipped = bytes.clone();
+        flipped[100] ^= 1; // inside the signature
+        assert!(DataItem::parse_verified(&flipped).is_err());
+        for (name, content) in [
+            (format!("{n}.bin"), bytes),
+            (format!("{n}-bad.bin"), flipped),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            files.push(path);
+        }
+    }
+    let script = node_dir.join("verify-items.mjs");
+    let out = std::process::Command::new("node")
+        .arg(&script)
+        .args(&files)
+        .current_dir(&node_dir)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), files.len(), "{stdout}");
+    for (k, line) in lines.iter().enumerate() {
+        let good = k % 2 == 0;
+        assert_eq!(line["arbundles"], good, "{line}");
+        assert_eq!(line["arweave"], good, "{line}");
+        if good {
+            assert_eq!(line["id"], items[k / 2].id(), "{line}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use aocu::ao::Tag;
+use aocu::ao::{DataItem, Tag, Wallet, b64url, b64url_decode, sha256};
 use aocu::store::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, Store};
 use common::Server;
 use rand::RngCore;
@@ -317,4 +317,117 @@ fn raw_serves_module_bytes_and_message_data() {
     assert_eq!(status, 400, "{body}");
     let (status, _) = server.request("POST", &format!("/raw/{MODULE}"), b"");
     assert_eq!(status, 405);
+}
+
+/// What a gateway shows of a signed item, read from the exact bytes it was posted as: the
+/// ANS-104 header is the signature type (2 bytes), the signature, then the owner (512 bytes
+/// each for type 1, Arweave RSA-4096).
+fn header_of(bytes: &[u8]) -> (String, String) {
+    assert_eq!(&bytes[..2], &[1, 0], "signature type 1");
+    let signature = b64url(&bytes[2..514]);
+    let key = b64url(&bytes[514..1026]);
+    (key, signature)
+}
+
+#[test]
+fn owner_keys_and_signatures_are_those_of_the_stored_items() {
+    // The node generates its wallet; the client signs with another one.
+    let server = Server::start(&[]);
+    let client = Wallet::generate().unwrap();
+
+    // A module the node signs (raw WASM), and one its publisher signed.
+    let wasm = wat::parse_str("(module (memory i64 1))").unwrap();
+    let (status, text) = server.request("POST", "/~module@1.0", &wasm);
+    assert_eq!(status, 200, "{text}");
+    let node_module: Value = serde_json::from_str(&text).unwrap();
+    let node_address = node_module["owner"].as_str().unwrap().to_string();
+    let tags = aocu::ao::module_item::module_tags(&wasm, &[tag("Name", "published")]);
+    let published = DataItem::signed(&client, None, None, tags, wasm.clone()).unwrap();
+    let published_bytes = published.to_bytes();
+    let (status, text) = server.request("POST", "/~module@1.0", &published_bytes);
+    assert_eq!(status, 200, "{text}");
+
+    // A process of the published module and one message to it, both posted as bytes.
+    let spawn = DataItem::signed(
+        &client,
+        None,
+        None,
+        vec![
+            tag("Data-Protocol", "ao"),
+            tag("Type", "Process"),
+            tag("Module", &published.id()),
+            tag("Scheduler", &node_address),
+        ],
+        b"1984".to_vec(),
+    )
+    .unwrap();
+    let message = DataItem::signed(
+        &client,
+        Some(spawn.raw_id()),
+        None,
+        vec![
+            tag("Data-Protocol", "ao"),
+            tag("Type", "Message"),
+            tag("Action", "Eval"),
+        ],
+        b"return 1+1".to_vec(),
+    )
+    .unwrap();
+    let (spawn_bytes, message_bytes) = (spawn.to_bytes(), message.to_bytes());
+    for bytes in [&spawn_bytes, &message_bytes] {
+        let (status, text) = server.request("POST", "/", bytes);
+        assert_eq!(status, 202, "{text}");
+    }
+
+    let query = r#"query ($ids: [ID!]!) { transactions(ids: $ids, first: 10) {
+        edges { node { id signature owner { address key } } } } }"#;
+    let ids = [
+        node_module["id"].as_str().unwrap().to_string(),
+        published.id(),
+        spawn.id(),
+        message.id(),
+    ];
+    let (status, body) = graphql(&server, query, json!({ "ids": ids }));
+    assert_eq!(status, 200, "{body}");
+    let edges = body["data"]["transactions"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 4, "{body}");
+    let node = |id: &str| {
+        edges
+            .iter()
+            .map(|e| &e["node"])
+            .find(|n| n["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing: {body}"))
+    };
+
+    // Items posted as bytes: key and signature are those bytes' header, the address is the
+    // key's SHA-256.
+    for (item, bytes) in [
+        (&published, &published_bytes),
+        (&spawn, &spawn_bytes),
+        (&message, &message_bytes),
+    ] {
+        let shown = node(&item.id());
+        let (key, signature) = header_of(bytes);
+        assert_eq!(shown["owner"]["key"], json!(key), "{shown}");
+        assert_eq!(shown["signature"], json!(signature), "{shown}");
+        assert_eq!(shown["owner"]["address"], json!(client.address()));
+    }
+
+    // The item the node signed: its key is the node's (its address is the key's SHA-256) and
+    // its ID is the signature's SHA-256, as for every Arweave item.
+    let shown = node(ids[0].as_str());
+    let key = b64url_decode(shown["owner"]["key"].as_str().unwrap()).unwrap();
+    let signature = b64url_decode(shown["signature"].as_str().unwrap()).unwrap();
+    assert_eq!((key.len(), signature.len()), (512, 512));
+    assert_eq!(b64url(&sha256(&key)), node_address);
+    assert_eq!(b64url(&sha256(&signature)), ids[0]);
+
+    // The node's Scheduler-Location carries the node's key too.
+    let query = r#"query ($owner: String!) { transactions(owners: [$owner],
+        tags: [{ name: "Type", values: ["Scheduler-Location"] }], first: 1) {
+        edges { node { owner { address key } } } } }"#;
+    let (status, body) = graphql(&server, query, json!({ "owner": node_address }));
+    assert_eq!(status, 200, "{body}");
+    let owner = &body["data"]["transactions"]["edges"][0]["node"]["owner"];
+    assert_eq!(owner["key"], json!(b64url(&key)), "{body}");
 }

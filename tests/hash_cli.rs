@@ -57,6 +57,8 @@ fn files() -> (tempfile::TempDir, Vec<OsString>) {
             3 => 1025,
             4 => 200_000,
             5 => 3 << 20,
+            // Past `aocu hash`'s memory-mapped threshold (16 MiB), not a whole number of chunks.
+            6 => (17 << 20) + 3,
             _ => rng.random_range(1..5000),
         };
         let mut data = vec![0u8; len];

@@ -1,10 +1,17 @@
 //! Arweave wallets: RSA-4096 keys in JWK form (`kty`, `n`, `e`, `d`, `p`, `q`, `dp`, `dq`, `qi`,
 //! base64url big-endian integers). The address is `base64url(SHA-256(n))`.
+//!
+//! Signing uses `ring` (RSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt), whose
+//! private-key arithmetic is constant-time: the node signs assignments for anyone who sends a
+//! message, so a timing side channel there would be observable over the network (the `rsa`
+//! crate's is, RUSTSEC-2023-0071). The `rsa` crate only generates a fresh key, once, before
+//! the node has ever signed.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
-use rsa::{BigUint, Pss, RsaPrivateKey};
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PSS_SHA256, RsaKeyPair};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -12,7 +19,8 @@ use super::{b64url, b64url_decode};
 
 /// Arweave keys are 4096-bit: owners are exactly 512 bytes.
 pub const MODULUS_BYTES: usize = 512;
-/// Salt length used when signing (Arweave's browser signer uses 32; every verifier accepts it).
+/// Salt length used when signing: `ring` uses the digest length (32 bytes, as Arweave's
+/// browser signer does); every verifier accepts it.
 pub const SALT_LEN: usize = 32;
 
 /// A wallet could not be loaded, generated, saved or used.
@@ -57,10 +65,12 @@ pub struct Jwk {
     pub qi: String,
 }
 
-/// An Arweave wallet that can sign.
+/// An Arweave wallet that can sign. Cloning shares the key.
 #[derive(Clone)]
 pub struct Wallet {
-    key: RsaPrivateKey,
+    key: Arc<RsaKeyPair>,
+    jwk: Arc<Jwk>,
+    rng: SystemRandom,
     owner: Vec<u8>,
     address: String,
 }
@@ -77,12 +87,32 @@ impl std::fmt::Debug for Wallet {
 impl Wallet {
     /// Generate a fresh RSA-4096 wallet (takes a few seconds).
     pub fn generate() -> Result<Wallet, WalletError> {
-        let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, MODULUS_BYTES * 8)
+        use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
+        let mut key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, MODULUS_BYTES * 8)
             .map_err(|e| WalletError::Rsa(e.to_string()))?;
-        Wallet::from_key(key)
+        key.precompute()
+            .map_err(|e| WalletError::Rsa(e.to_string()))?;
+        let enc = |n: &rsa::BigUint| b64url(&n.to_bytes_be());
+        let missing = || WalletError::Rsa("precomputed CRT values missing".into());
+        let primes = key.primes();
+        let (Some(p), Some(q)) = (primes.first(), primes.get(1)) else {
+            return Err(WalletError::Rsa("a generated key needs two primes".into()));
+        };
+        let jwk = Jwk {
+            kty: "RSA".into(),
+            n: enc(key.n()),
+            e: enc(key.e()),
+            d: enc(key.d()),
+            p: enc(p),
+            q: enc(q),
+            dp: enc(key.dp().ok_or_else(missing)?),
+            dq: enc(key.dq().ok_or_else(missing)?),
+            qi: enc(&key.crt_coefficient().ok_or_else(missing)?),
+        };
+        Wallet::from_jwk(&jwk)
     }
 
-    /// A wallet from a JWK.
+    /// A wallet from a JWK. `ring` checks that the parts form one consistent RSA key.
     pub fn from_jwk(jwk: &Jwk) -> Result<Wallet, WalletError> {
         if jwk.kty != "RSA" {
             return Err(WalletError::Jwk(format!(
@@ -92,42 +122,56 @@ impl Wallet {
         }
         let int = |name: &str, value: &str| {
             b64url_decode(value)
-                .map(|b| BigUint::from_bytes_be(&b))
+                .map(|b| minimal(&b).to_vec())
                 .map_err(|_| WalletError::Jwk(format!("field `{name}` is not base64url")))
         };
-        let key = RsaPrivateKey::from_components(
-            int("n", &jwk.n)?,
-            int("e", &jwk.e)?,
-            int("d", &jwk.d)?,
-            vec![int("p", &jwk.p)?, int("q", &jwk.q)?],
-        )
-        .map_err(|e| WalletError::Jwk(format!("inconsistent key: {e}")))?;
-        key.validate()
-            .map_err(|e| WalletError::Jwk(format!("invalid key: {e}")))?;
-        Wallet::from_key(key)
-    }
-
-    fn from_key(mut key: RsaPrivateKey) -> Result<Wallet, WalletError> {
-        key.precompute()
-            .map_err(|e| WalletError::Rsa(e.to_string()))?;
-        let owner = key.n().to_bytes_be();
-        if owner.len() != MODULUS_BYTES {
+        let n = int("n", &jwk.n)?;
+        let e = int("e", &jwk.e)?;
+        if n.len() != MODULUS_BYTES {
             return Err(WalletError::Jwk(format!(
                 "modulus is {} bytes; Arweave keys have {MODULUS_BYTES}",
-                owner.len()
+                n.len()
             )));
         }
-        if key.e() != &BigUint::from(65_537u32) {
+        if e != [1, 0, 1] {
             return Err(WalletError::Jwk(
                 "public exponent must be 65537 (AQAB)".into(),
             ));
         }
-        let address = address_of(&owner);
-        Ok(Wallet {
-            key,
-            owner,
+        let components = ring::rsa::KeyPairComponents {
+            public_key: ring::rsa::PublicKeyComponents {
+                n: n.as_slice(),
+                e: e.as_slice(),
+            },
+            d: int("d", &jwk.d)?,
+            p: int("p", &jwk.p)?,
+            q: int("q", &jwk.q)?,
+            dP: int("dp", &jwk.dp)?,
+            dQ: int("dq", &jwk.dq)?,
+            qInv: int("qi", &jwk.qi)?,
+        };
+        let key = RsaKeyPair::from_components(&components)
+            .map_err(|e| WalletError::Jwk(format!("invalid key: {e}")))?;
+        let address = address_of(&n);
+        let wallet = Wallet {
+            key: Arc::new(key),
+            jwk: Arc::new(jwk.clone()),
+            rng: SystemRandom::new(),
+            owner: n,
             address,
-        })
+        };
+        // `ring` checks `d` and the CRT parts against `n` and `e` only when it signs: sign
+        // once now, so that an inconsistent key is refused here and not at the first message.
+        let probe = b"aocu wallet check";
+        let consistent = wallet
+            .sign(probe)
+            .is_ok_and(|sig| super::rsa_pss::verify(&wallet.owner, probe, &sig));
+        if !consistent {
+            return Err(WalletError::Jwk(
+                "inconsistent key: its private parts do not sign for its modulus".into(),
+            ));
+        }
+        Ok(wallet)
     }
 
     /// Load a JWK file.
@@ -177,20 +221,7 @@ impl Wallet {
 
     /// The JWK of this wallet.
     pub fn jwk(&self) -> Jwk {
-        let enc = |n: &BigUint| b64url(&n.to_bytes_be());
-        let primes = self.key.primes();
-        let none = BigUint::from(0u32);
-        Jwk {
-            kty: "RSA".into(),
-            n: enc(self.key.n()),
-            e: enc(self.key.e()),
-            d: enc(self.key.d()),
-            p: enc(&primes[0]),
-            q: enc(&primes[1]),
-            dp: enc(self.key.dp().unwrap_or(&none)),
-            dq: enc(self.key.dq().unwrap_or(&none)),
-            qi: enc(&self.key.crt_coefficient().unwrap_or_default()),
-        }
+        (*self.jwk).clone()
     }
 
     /// The owner field of items this wallet signs: the 512-byte modulus.
@@ -203,17 +234,22 @@ impl Wallet {
         &self.address
     }
 
-    /// Sign `message` (a deep hash) with RSA-PSS/SHA-256, salt length [`SALT_LEN`].
+    /// Sign `message` (a deep hash) with RSA-PSS/SHA-256, salt length [`SALT_LEN`]: the PSS
+    /// input is `SHA-256(message)`, as Arweave signs.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, WalletError> {
-        let hashed = Sha256::digest(message);
+        let mut signature = vec![0u8; self.key.public().modulus_len()];
         self.key
-            .sign_with_rng(
-                &mut rsa::rand_core::OsRng,
-                Pss::new_with_salt::<Sha256>(SALT_LEN),
-                &hashed,
-            )
-            .map_err(|e| WalletError::Rsa(e.to_string()))
+            .sign(&RSA_PSS_SHA256, &self.rng, message, &mut signature)
+            .map_err(|e| WalletError::Rsa(format!("signing failed: {e}")))?;
+        Ok(signature)
     }
+}
+
+/// A big-endian integer without its leading zero bytes (JWKs may carry them; `ring` wants
+/// the minimal encoding).
+fn minimal(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
 }
 
 /// The address of an owner (public modulus bytes).
@@ -271,6 +307,22 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("`d`")
+        );
+        // Parts of one key that do not belong together are refused at load, not at signing.
+        let mut jwk = wallet.jwk();
+        std::mem::swap(&mut jwk.dp, &mut jwk.dq);
+        let err = Wallet::from_jwk(&jwk).unwrap_err().to_string();
+        assert!(
+            err.contains("invalid key") || err.contains("inconsistent"),
+            "{err}"
+        );
+        let mut jwk = wallet.jwk();
+        jwk.n = b64url(&[0xff; 256]);
+        assert!(
+            Wallet::from_jwk(&jwk)
+                .unwrap_err()
+                .to_string()
+                .contains("512")
         );
         assert!(format!("{wallet:?}").contains(wallet.address()));
         assert!(!format!("{wallet:?}").contains(&wallet.jwk().d));

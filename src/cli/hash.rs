@@ -21,6 +21,11 @@ use crate::hash::{Algorithm, Digest, Engine, Hasher};
 
 /// Files up to this size are read whole into a batch; larger ones are streamed through the CPU.
 const WHOLE_FILE_MAX: u64 = 512 << 20;
+/// BLAKE3 files from this size on are memory-mapped and hashed on all cores at once (the
+/// crate's `update_mmap_rayon`, as `b3sum` does): one such file alone has enough chunks to
+/// keep every core busy, and reading it into a buffer first would cost more than hashing it.
+/// Smaller files go into engine batches, which spread files over the cores (or the GPU).
+const MMAP_MIN: u64 = 16 << 20;
 /// Bytes of file contents held in memory per batch.
 const BATCH_BYTES: u64 = 1 << 30;
 
@@ -113,7 +118,7 @@ fn hash_files(
     let mut reports = Vec::new();
     let mut failed = false;
     let stdout = std::io::stdout();
-    for batch in batches(names) {
+    for batch in batches(names, large_from(alg)) {
         let digests = hash_batch(hasher, alg, &batch)?;
         let mut out = stdout.lock();
         for ((name, _), digest) in batch.iter().zip(digests) {
@@ -172,8 +177,17 @@ enum Contents {
     Failed(FileError),
 }
 
-/// Groups files into batches of at most [`BATCH_BYTES`], reading each (lazily, batch by batch).
-fn batches(names: &[PathBuf]) -> impl Iterator<Item = Vec<(PathBuf, Contents)>> + '_ {
+/// The size from which a file of `alg` is streamed rather than read into a batch.
+fn large_from(alg: Algorithm) -> u64 {
+    match alg {
+        Algorithm::Blake3 => MMAP_MIN,
+        Algorithm::Sha256 => WHOLE_FILE_MAX,
+    }
+}
+
+/// Groups files into batches of at most [`BATCH_BYTES`], reading each (lazily, batch by batch);
+/// files of at least `large` bytes are left to be streamed.
+fn batches(names: &[PathBuf], large: u64) -> impl Iterator<Item = Vec<(PathBuf, Contents)>> + '_ {
     let mut rest = names;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -185,7 +199,7 @@ fn batches(names: &[PathBuf]) -> impl Iterator<Item = Vec<(PathBuf, Contents)>> 
             if bytes >= BATCH_BYTES {
                 break;
             }
-            let contents = read(name);
+            let contents = read(name, large);
             if let Contents::Bytes(b) = &contents {
                 bytes += b.len() as u64;
             }
@@ -196,8 +210,8 @@ fn batches(names: &[PathBuf]) -> impl Iterator<Item = Vec<(PathBuf, Contents)>> 
     })
 }
 
-/// Reads a file whole, or marks it for streaming when it is large.
-fn read(name: &Path) -> Contents {
+/// Reads a file whole, or marks it for streaming when it has at least `large` bytes.
+fn read(name: &Path, large: u64) -> Contents {
     let result = if name == Path::new("-") {
         let mut buf = Vec::new();
         std::io::stdin()
@@ -206,7 +220,7 @@ fn read(name: &Path) -> Contents {
             .map(|_| Contents::Bytes(buf))
     } else {
         std::fs::metadata(name).and_then(|m| {
-            if m.is_file() && m.len() > WHOLE_FILE_MAX {
+            if m.is_file() && m.len() >= large {
                 Ok(Contents::Large)
             } else if m.is_dir() {
                 Err(std::io::Error::other("Is a directory"))
@@ -254,22 +268,18 @@ fn hash_batch(
         .collect())
 }
 
-/// Hashes a large file in pieces on the CPU (BLAKE3 across threads).
+/// Hashes a large file on the CPU: BLAKE3 memory-mapped across all cores (the crate falls
+/// back to reading when the file cannot be mapped), SHA-256 in pieces.
 fn stream(alg: Algorithm, name: &Path) -> std::io::Result<Digest> {
-    let mut file = std::fs::File::open(name)?;
-    let mut buf = vec![0u8; 8 << 20];
     match alg {
         Algorithm::Blake3 => {
             let mut h = blake3::Hasher::new();
-            loop {
-                let n = file.read(&mut buf)?;
-                if n == 0 {
-                    break Ok(*h.finalize().as_bytes());
-                }
-                h.update_rayon(&buf[..n]);
-            }
+            h.update_mmap_rayon(name)?;
+            Ok(*h.finalize().as_bytes())
         }
         Algorithm::Sha256 => {
+            let mut file = std::fs::File::open(name)?;
+            let mut buf = vec![0u8; 8 << 20];
             use sha2::Digest as _;
             let mut h = sha2::Sha256::new();
             loop {
@@ -295,7 +305,7 @@ fn check_lists(
     let (mut mismatched, mut unreadable, mut malformed) = (0usize, 0usize, 0usize);
     let stdout = std::io::stdout();
     for list in lists {
-        let text = match read(list) {
+        let text = match read(list, WHOLE_FILE_MAX) {
             Contents::Bytes(b) => b,
             Contents::Large => {
                 std::fs::read(list).with_context(|| format!("reading {}", list.display()))?
@@ -325,7 +335,7 @@ fn check_lists(
         }
         let names: Vec<PathBuf> = entries.iter().map(|(_, p)| p.clone()).collect();
         let mut results = Vec::new();
-        for batch in batches(&names) {
+        for batch in batches(&names, large_from(alg)) {
             results.extend(hash_batch(hasher, alg, &batch)?);
         }
         let mut out = stdout.lock();
@@ -550,7 +560,7 @@ mod tests {
     #[test]
     fn unreadable_files_read_as_the_tools_print_them() {
         let missing = Path::new("/nonexistent/aocu-hash-test");
-        let err = match read(missing) {
+        let err = match read(missing, WHOLE_FILE_MAX) {
             Contents::Failed(e) => e,
             _ => panic!("a missing file was read"),
         };

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::ao::{Tag, Tags};
-use crate::store::{ModuleRecord, ScheduledMessage, Store, StoreError};
+use crate::ao::{DataItem, Tag, Tags, bundle};
+use crate::store::{ItemSigner, ModuleRecord, ScheduledMessage, Store, StoreError};
 
 /// How long clients may cache the node's `Scheduler-Location` (ms), as its `Time-To-Live` tag.
 pub const SCHEDULER_LOCATION_TTL_MS: u64 = 3_600_000;
@@ -44,6 +44,8 @@ pub struct TxRecord {
 pub struct SchedulerLocation {
     /// The scheduler's wallet address (the record's owner).
     pub address: String,
+    /// The scheduler's public key (base64url of its RSA modulus), when known.
+    pub key: Option<String>,
     /// The URL clients reach the node at.
     pub url: String,
 }
@@ -65,7 +67,7 @@ impl SchedulerLocation {
         TxRecord {
             id: URL_SAFE_NO_PAD.encode(digest),
             owner_address: Some(self.address.clone()),
-            owner_key: None,
+            owner_key: self.key.clone(),
             recipient: String::new(),
             anchor: String::new(),
             signature: None,
@@ -110,9 +112,9 @@ impl Source for NodeRecords<'_> {
                 continue;
             }
             if let Some(module) = self.store.module(id)? {
-                out.push(module_record(&module));
+                out.push(self.module_tx(&module)?);
             } else if let Some(message) = self.message(id)? {
-                out.push(message_record(&message));
+                out.push(self.message_tx(&message)?);
             } else if let Some(record) = location.as_ref().filter(|r| &r.id == id) {
                 out.push(record.clone());
             }
@@ -121,13 +123,16 @@ impl Source for NodeRecords<'_> {
     }
 
     fn all(&self) -> Result<Vec<TxRecord>, StoreError> {
-        let mut out: Vec<TxRecord> = self.store.modules()?.iter().map(module_record).collect();
+        let mut out = Vec::new();
+        for module in self.store.modules()? {
+            out.push(self.module_tx(&module)?);
+        }
         let mut seen = HashSet::new();
         for process in self.store.process_ids()? {
             for message in self.store.messages(&process, 0, u64::MAX, usize::MAX)? {
                 // A message assigned to several processes is one transaction.
                 if seen.insert(message.id.clone()) {
-                    out.push(message_record(&message));
+                    out.push(self.message_tx(&message)?);
                 }
             }
         }
@@ -148,9 +153,50 @@ impl NodeRecords<'_> {
             .into_iter()
             .next())
     }
+
+    /// A module as a transaction, with the owner key and signature of its item when it came
+    /// as one.
+    pub fn module_tx(&self, module: &ModuleRecord) -> Result<TxRecord, StoreError> {
+        let signer = self.store.module_signer(&module.id)?;
+        Ok(signed_by(module_record(module), signer))
+    }
+
+    /// A scheduled message as a transaction, with the owner key and signature read from the
+    /// signed item it was scheduled from (kept in its slot's `[assignment, item]` bundle).
+    pub fn message_tx(&self, message: &ScheduledMessage) -> Result<TxRecord, StoreError> {
+        let item = self.scheduled_item(message)?;
+        let signer = item.map(|item| ItemSigner {
+            owner_key: item.owner_b64(),
+            signature: item.signature_b64(),
+        });
+        Ok(signed_by(message_record(message), signer))
+    }
+
+    /// The signed item a message was scheduled from, when its slot keeps one: the item of the
+    /// stored bundle (or the stored item itself) whose ID is the message's.
+    fn scheduled_item(&self, message: &ScheduledMessage) -> Result<Option<DataItem>, StoreError> {
+        let at = &message.assignment;
+        let Some(raw) = self.store.item(&at.process, at.slot)? else {
+            return Ok(None);
+        };
+        let items = bundle::decode(&raw)
+            .or_else(|_| DataItem::parse(&raw).map(|item| vec![item]))
+            .unwrap_or_default();
+        Ok(items.into_iter().find(|item| item.id() == message.id))
+    }
 }
 
-/// A module as a transaction: its tags, its size, its owner when it came signed.
+/// `record` with the owner key and signature of the item it stands for, when known.
+fn signed_by(mut record: TxRecord, signer: Option<ItemSigner>) -> TxRecord {
+    if let Some(signer) = signer {
+        record.owner_key = Some(signer.owner_key);
+        record.signature = Some(signer.signature);
+    }
+    record
+}
+
+/// A module as a transaction from its record alone: its tags, its size, its owner address
+/// when it came signed (owner key and signature: [`NodeRecords::module_tx`]).
 pub fn module_record(module: &ModuleRecord) -> TxRecord {
     TxRecord {
         id: module.id.clone(),
@@ -173,7 +219,8 @@ pub fn module_record(module: &ModuleRecord) -> TxRecord {
 }
 
 /// A scheduled message (a spawn or a message) as a transaction, from the fields the process
-/// sees (`Owner`, `Target`, `Anchor`, `Signature`, `Tags`, `Data`).
+/// sees (`Owner`, `Target`, `Anchor`, `Signature`, `Tags`, `Data`); the owner key is not among
+/// them ([`NodeRecords::message_tx`] adds it).
 pub fn message_record(message: &ScheduledMessage) -> TxRecord {
     let fields = &message.message;
     let text = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_string);
@@ -277,6 +324,7 @@ mod tests {
         );
         let location = SchedulerLocation {
             address: "SCHED".into(),
+            key: None,
             url: "http://127.0.0.1:1".into(),
         };
         let records = NodeRecords {
@@ -324,11 +372,13 @@ mod tests {
     fn scheduler_location_tags_and_id() {
         let a = SchedulerLocation {
             address: "ADDR".into(),
+            key: Some("KEY".into()),
             url: "http://h:1".into(),
         };
         let record = a.record();
         assert_eq!(record.id.len(), 43);
         assert_eq!(record.owner_address.as_deref(), Some("ADDR"));
+        assert_eq!(record.owner_key.as_deref(), Some("KEY"));
         assert_eq!(record.tags.get("Type"), Some("Scheduler-Location"));
         assert_eq!(record.tags.get("Url"), Some("http://h:1"));
         assert_eq!(record.tags.get("Time-To-Live"), Some("3600000"));

@@ -30,7 +30,7 @@ pub const GRAPHQL_BODY_LIMIT: u64 = 1024 * 1024;
 pub async fn graphql(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
     let location = node_address(state)
         .await
-        .map(|address| scheduler_location(state, &req, address));
+        .map(|(address, key)| scheduler_location(state, &req, address, key));
     let request = match *req.method() {
         Method::POST => {
             let body = read_body(req, GRAPHQL_BODY_LIMIT).await?;
@@ -133,15 +133,17 @@ fn graphql_error(kind: &str, message: &str) -> HttpResponse {
     )
 }
 
-/// The node wallet's address (its scheduler's), once known. The one place the gateway reads
-/// the node's identity: when the scheduler owns the wallet, this asks the scheduler.
-async fn node_address(state: &NodeState) -> Option<String> {
-    state
-        .scheduler
-        .get()
-        .await
-        .ok()
-        .map(|s| s.address().to_string())
+/// The node wallet's address and public key (base64url), once known. The one place the
+/// gateway reads the node's identity: when the scheduler owns the wallet, this asks the
+/// scheduler.
+async fn node_address(state: &NodeState) -> Option<(String, String)> {
+    state.scheduler.get().await.ok().map(|s| {
+        let wallet = s.wallet();
+        (
+            wallet.address().to_string(),
+            crate::ao::b64url(wallet.owner()),
+        )
+    })
 }
 
 /// The node's `Scheduler-Location`, reached at the host this request came to.
@@ -149,6 +151,7 @@ fn scheduler_location(
     state: &NodeState,
     req: &Request<Incoming>,
     address: String,
+    key: String,
 ) -> SchedulerLocation {
     let host = req
         .headers()
@@ -158,6 +161,7 @@ fn scheduler_location(
         .map_or_else(|| state.identity.listen.to_string(), str::to_string);
     SchedulerLocation {
         address,
+        key: Some(key),
         url: format!("http://{host}"),
     }
 }

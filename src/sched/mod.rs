@@ -275,7 +275,8 @@ impl Scheduler {
             tags.push(Tag::new("Message", id));
         }
         let mut anchor = [0u8; 32];
-        rsa::rand_core::RngCore::fill_bytes(&mut rsa::rand_core::OsRng, &mut anchor);
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut anchor)
+            .map_err(|_| SchedError::Sign("no randomness for the anchor".into()))?;
         DataItem::signed(&self.wallet, None, Some(anchor), tags, Vec::new())
             .map_err(|e| SchedError::Sign(e.to_string()))
     }

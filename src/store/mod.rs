@@ -13,12 +13,16 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-pub use records::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, StoredResult};
+pub use records::{
+    Assignment, ItemSigner, ModuleRecord, ProcessRecord, ScheduledMessage, StoredResult,
+};
 
 /// module id → module record (JSON).
 const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
 /// module id → wasm bytes.
 const MODULE_BYTES: TableDefinition<&str, &[u8]> = TableDefinition::new("module_bytes");
+/// module id → who signed the module item (JSON [`ItemSigner`]), when it came signed.
+const MODULE_SIGNERS: TableDefinition<&str, &[u8]> = TableDefinition::new("module_signers");
 /// process id → process record (JSON).
 const PROCESSES: TableDefinition<&str, &[u8]> = TableDefinition::new("processes");
 /// (process id, slot) → scheduled message (JSON: assignment + message fields).
@@ -115,6 +119,7 @@ impl Store {
         let txn = self.db.begin_write()?;
         txn.open_table(MODULES)?;
         txn.open_table(MODULE_BYTES)?;
+        txn.open_table(MODULE_SIGNERS)?;
         txn.open_table(PROCESSES)?;
         txn.open_table(MESSAGES)?;
         txn.open_table(ITEMS)?;
@@ -131,19 +136,12 @@ impl Store {
 
     /// Store a module and its record (idempotent: the same ID overwrites with the same bytes).
     pub fn put_module(&self, record: &ModuleRecord, bytes: &[u8]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        {
-            txn.open_table(MODULES)?
-                .insert(record.id.as_str(), encode(record).as_slice())?;
-            txn.open_table(MODULE_BYTES)?
-                .insert(record.id.as_str(), bytes)?;
-        }
-        txn.commit()?;
-        Ok(())
+        self.put_module_signed(record, bytes, None)
     }
 
     /// Keep a checked module item (`ao::module_item`): its record (ID, owner, tags, size, the
-    /// time now) and its wasm bytes. Returns the record.
+    /// time now), its wasm bytes and its signer (owner key and signature, which a gateway
+    /// shows). Returns the record.
     pub fn put_module_item(&self, item: &crate::ao::DataItem) -> Result<ModuleRecord, StoreError> {
         let record = ModuleRecord {
             id: item.id(),
@@ -152,8 +150,50 @@ impl Store {
             size: item.data.len() as u64,
             added_at_ms: crate::clock::now_ms(),
         };
-        self.put_module(&record, &item.data)?;
+        let signer = ItemSigner {
+            owner_key: item.owner_b64(),
+            signature: item.signature_b64(),
+        };
+        self.put_module_signed(&record, &item.data, Some(&signer))?;
         Ok(record)
+    }
+
+    /// Record, bytes and signer of a module in one transaction: a reader never sees a module
+    /// without the signer it came with.
+    fn put_module_signed(
+        &self,
+        record: &ModuleRecord,
+        bytes: &[u8],
+        signer: Option<&ItemSigner>,
+    ) -> Result<(), StoreError> {
+        let id = record.id.as_str();
+        let txn = self.db.begin_write()?;
+        {
+            txn.open_table(MODULES)?
+                .insert(id, encode(record).as_slice())?;
+            txn.open_table(MODULE_BYTES)?.insert(id, bytes)?;
+            let mut signers = txn.open_table(MODULE_SIGNERS)?;
+            match signer {
+                Some(signer) => {
+                    signers.insert(id, encode(signer).as_slice())?;
+                }
+                None => {
+                    signers.remove(id)?;
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Who signed a module item (`None` for a module that came as raw bytes with no item).
+    pub fn module_signer(&self, id: &str) -> Result<Option<ItemSigner>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MODULE_SIGNERS)?;
+        let value = table.get(id)?;
+        value
+            .map(|v| decode(v.value(), &format!("module signer {id}")))
+            .transpose()
     }
 
     /// A module's record.

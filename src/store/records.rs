@@ -20,6 +20,17 @@ pub struct ModuleRecord {
     pub added_at_ms: u64,
 }
 
+/// Who signed a data item the node keeps apart from its bytes (a module's wasm is stored
+/// alone): what a gateway shows as `owner { key }` and `signature`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ItemSigner {
+    /// The owner's public key (base64url of the owner field).
+    pub owner_key: String,
+    /// The signature (base64url).
+    pub signature: String,
+}
+
 /// A process scheduled by this node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
