@@ -566,7 +566,7 @@ fn cron_messages_run_between_scheduled_ones_identically_after_a_restart() {
         .collect();
     assert_eq!(between.len() as i64, ticks, "{whole:?}");
     assert!(
-        data(between[0]["node"]).ends_with("cron true"),
+        data(&between[0]["node"]).ends_with("cron true"),
         "{:?}",
         between[0]
     );
