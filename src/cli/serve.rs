@@ -128,6 +128,7 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
                     interval: Duration::from_secs(config.checkpoint_every_seconds),
                 },
                 meter: Some(Arc::new(move |cost: &crate::cu::Cost| sink_meter.record(cost))),
+                cron: config.hyperbeam_url.is_empty(),
             },
             pool,
             crate::cu::Settings {

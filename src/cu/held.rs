@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::checkpoint;
+use super::cron::{Crons, Span, SpanAt};
 use super::message::{process_env, process_message};
-use super::output::result_json;
+use super::output::{answer, result_json};
 use super::{CuError, Outbox};
 use crate::store::{ProcessRecord, ScheduledMessage, Store, StoredResult};
 use crate::wasm::{Limits, MessageInput, ModuleCache, NodeLimits, Process, Snapshot};
@@ -48,6 +49,9 @@ pub struct Context {
     pub checkpoints: CheckpointEvery,
     /// Where metering goes.
     pub meter: Option<CostSink>,
+    /// Whether the CU generates cron messages (off where the scheduler sends them itself, as
+    /// HyperBEAM does).
+    pub cron: bool,
 }
 
 impl std::fmt::Debug for Context {
@@ -73,6 +77,8 @@ pub struct Held {
     last_block_height: u64,
     since_checkpoint: u64,
     checkpoint_at: Instant,
+    /// Its crons, when it has any and the CU runs them.
+    crons: Option<Crons>,
 }
 
 impl std::fmt::Debug for Held {
@@ -111,6 +117,10 @@ impl Held {
             .map_err(|e| CuError::Module(format!("module {}: {e}", record.module)))?;
         let limits = limits_of(&record, &module.tags, &ctx.limits)?;
         let env = process_env(&record, &module);
+        let crons = match ctx.store.messages(process_id, 0, 0, 1)?.first() {
+            Some(origin) if ctx.cron => Crons::of(&record, origin)?,
+            _ => None,
+        };
         let mut held = None;
         if let Some((slot, frame)) = ctx.store.latest_checkpoint(process_id, u64::MAX)? {
             match restore(ctx, process_id, &loaded, limits, slot, &frame) {
@@ -132,6 +142,7 @@ impl Held {
                         last_block_height: block_height,
                         since_checkpoint: 0,
                         checkpoint_at: Instant::now(),
+                        crons: None,
                     });
                 }
                 Err(reason) => {
@@ -145,9 +156,9 @@ impl Held {
                 }
             }
         }
-        match held {
-            Some(h) => Ok(h),
-            None => Ok(Held {
+        let mut held = match held {
+            Some(h) => h,
+            None => Held {
                 process: Process::spawn(loaded, limits)
                     .map_err(|e| CuError::Module(format!("module {}: {e}", record.module)))?,
                 env,
@@ -157,8 +168,11 @@ impl Held {
                 last_block_height: 0,
                 since_checkpoint: 0,
                 checkpoint_at: Instant::now(),
-            }),
-        }
+                crons: None,
+            },
+        };
+        held.crons = crons;
+        Ok(held)
     }
 
     /// Evaluate every scheduled slot up to `to` (inclusive; or as far as the schedule goes),
@@ -184,6 +198,12 @@ impl Held {
                         self.next, scheduled.assignment.slot
                     )));
                 }
+                if self.crons.is_some() && self.next > 0 {
+                    // Outboxes leave in evaluation order: the slots before these crons first.
+                    self.flush(ctx, process_id, &mut batch, &mut outboxes)?;
+                    let right = scheduled.assignment.timestamp as i64;
+                    self.run_crons(ctx, process_id, right, executor, &mut outboxes)?;
+                }
                 let stored = if is_skipped(scheduled) {
                     self.skip(scheduled)
                 } else {
@@ -193,6 +213,9 @@ impl Held {
                     }
                     stored
                 };
+                if let Some(crons) = &mut self.crons {
+                    crons.slot_done();
+                }
                 batch.push((scheduled.assignment.slot, stored));
                 // Results go to the store before any checkpoint that covers them.
                 if self.checkpoint_due(ctx) {
@@ -203,6 +226,47 @@ impl Held {
             self.flush(ctx, process_id, &mut batch, &mut outboxes)?;
         }
         Ok(outboxes)
+    }
+
+    /// Evaluate the cron messages after the last evaluated slot up to `horizon` (ms,
+    /// exclusive), as a read "up to now" does. Returns their outboxes.
+    pub fn advance_crons(
+        &mut self,
+        ctx: &Context,
+        process_id: &str,
+        horizon: i64,
+        executor: (usize, Option<usize>),
+    ) -> Result<Vec<Outbox>, CuError> {
+        let mut outboxes = Vec::new();
+        if self.crons.is_some() && self.next > 0 {
+            self.run_crons(ctx, process_id, horizon, executor, &mut outboxes)?;
+        }
+        Ok(outboxes)
+    }
+
+    /// The crons between the last evaluated slot and `right` (ms, exclusive).
+    fn run_crons(
+        &mut self,
+        ctx: &Context,
+        process_id: &str,
+        right: i64,
+        executor: (usize, Option<usize>),
+        outboxes: &mut Vec<Outbox>,
+    ) -> Result<(), CuError> {
+        let (Some(crons), Some(slot)) = (&mut self.crons, self.next.checked_sub(1)) else {
+            return Ok(());
+        };
+        let left = crate::ao::cron::Block {
+            height: self.last_block_height as i64,
+            timestamp: self.last_timestamp as i64,
+        };
+        let at = SpanAt {
+            ctx,
+            process_id,
+            executor,
+        };
+        let span = Span { slot, left, right };
+        crons.run(&mut self.process, &self.env, at, span, outboxes)
     }
 
     fn evaluate(
@@ -219,13 +283,6 @@ impl Held {
         self.last_timestamp = scheduled.assignment.timestamp;
         self.last_block_height = scheduled.assignment.block_height;
         self.since_checkpoint += 1;
-        let mut raw = evaluation.result.to_json();
-        // AO's loader reports the gas it metered; here that is the fuel the message used.
-        if evaluation.result.gas_used.is_none()
-            && let Value::Object(map) = &mut raw
-        {
-            map.insert("GasUsed".into(), json!(evaluation.metering.fuel));
-        }
         let record = Cost {
             process: process_id.to_string(),
             message: scheduled.id.clone(),
@@ -238,7 +295,7 @@ impl Held {
         };
         let stored = StoredResult {
             message_id: scheduled.id.clone(),
-            result: result_json(&raw),
+            result: answer(&evaluation),
         };
         (stored, record)
     }
@@ -289,6 +346,7 @@ impl Held {
                     process: process_id.to_string(),
                     message: stored.message_id,
                     slot,
+                    cron: None,
                     result: stored.result,
                 });
             }
@@ -301,6 +359,16 @@ impl Held {
         let Some(slot) = self.next.checked_sub(1) else {
             return Ok(());
         };
+        if self.crons.as_ref().is_some_and(Crons::past_slot) {
+            // The state holds cron messages past `slot`; the next slot's checkpoint covers
+            // them, and a restart before it replays them from the previous one.
+            tracing::debug!(
+                process = process_id,
+                slot,
+                "checkpoint deferred: crons past the slot"
+            );
+            return Ok(());
+        }
         let started = Instant::now();
         let snapshot = self.process.snapshot().to_bytes();
         let frame = checkpoint::encode(slot, &snapshot);
@@ -333,13 +401,7 @@ impl Held {
         let evaluation = self
             .process
             .evaluate_discarded(MessageInput::new(&message, &self.env));
-        let mut raw = evaluation.result.to_json();
-        if evaluation.result.gas_used.is_none()
-            && let Value::Object(map) = &mut raw
-        {
-            map.insert("GasUsed".into(), json!(evaluation.metering.fuel));
-        }
-        Ok(result_json(&raw))
+        Ok(answer(&evaluation))
     }
 
     /// The process memory now, and the slot it is at (`None` before the first message).

@@ -7,11 +7,14 @@
 //! - [`query`]: validated inputs of the CU API (results ranges and cursors, dry-run bodies).
 //! - [`results`]: pages of stored results.
 //! - [`checkpoint`]: compressed, digest-checked checkpoint frames.
+//! - [`cron`](mod@cron): the cron messages a process' `Cron-Interval` tags ask for, evaluated between its scheduled ones.
 //! - [`unit`](mod@unit): the [`ComputeUnit`] that routes processes to executors and answers the API.
 //! - [`push`]: delivery of outbox messages to processes on this node.
 //! - [`hbu`]: HyperBEAM mode, this CU as the one HyperBEAM's `genesis-wasm@1.0` runs.
 
 pub mod checkpoint;
+pub mod cron;
+pub mod cron_page;
 pub mod hbu;
 pub mod held;
 pub mod message;
@@ -33,8 +36,10 @@ pub struct Outbox {
     pub process: String,
     /// The message evaluated.
     pub message: String,
-    /// Its slot.
+    /// Its slot (for a cron message: the slot it follows).
     pub slot: u64,
+    /// The cron that generated the message (`None`: a scheduled message).
+    pub cron: Option<String>,
     /// The result (`Messages`, `Spawns`, `Assignments`, ...).
     pub result: serde_json::Value,
 }

@@ -99,7 +99,7 @@ pub fn push(sched: &Scheduler, store: &Store, outbox: &Outbox) -> Vec<String> {
             raw_target.into_bytes(),
             &outbox.process,
             &from_module,
-            &pushed_for,
+            pushed_for.as_deref(),
         ) {
             Ok(item) => item,
             Err(e) => {
@@ -121,11 +121,20 @@ pub fn push(sched: &Scheduler, store: &Store, outbox: &Outbox) -> Vec<String> {
 }
 
 /// The sender's module and the `Pushed-For` of this outbox: the evaluated message's own
-/// `Pushed-For` when it was itself pushed, else its ID.
-fn origin(store: &Store, outbox: &Outbox) -> Result<(String, String), PushError> {
+/// `Pushed-For` when it was itself pushed, else its ID; none for a cron message, which AO's MU
+/// pushes without one (it has no initial message).
+fn origin(store: &Store, outbox: &Outbox) -> Result<(String, Option<String>), PushError> {
     let record = store
         .process(&outbox.process)?
         .ok_or_else(|| PushError::ProcessGone(outbox.process.clone()))?;
+    let module = record
+        .tags
+        .get("Module")
+        .map(str::to_string)
+        .unwrap_or(record.module);
+    if outbox.cron.is_some() {
+        return Ok((module, None));
+    }
     let evaluated = store.messages(&outbox.process, outbox.slot, outbox.slot, 1)?;
     let tags: crate::ao::Tags = evaluated
         .first()
@@ -136,12 +145,7 @@ fn origin(store: &Store, outbox: &Outbox) -> Result<(String, String), PushError>
         .get("Pushed-For")
         .map(str::to_string)
         .unwrap_or_else(|| outbox.message.clone());
-    let module = record
-        .tags
-        .get("Module")
-        .map(str::to_string)
-        .unwrap_or(record.module);
-    Ok((module, pushed_for))
+    Ok((module, Some(pushed_for)))
 }
 
 fn item_for(
@@ -150,7 +154,7 @@ fn item_for(
     target: [u8; 32],
     from_process: &str,
     from_module: &str,
-    pushed_for: &str,
+    pushed_for: Option<&str>,
 ) -> Result<DataItem, crate::ao::ItemError> {
     let mut tags: Vec<Tag> = message
         .get("Tags")
@@ -174,9 +178,11 @@ fn item_for(
         ("Type", "Message"),
         ("From-Process", from_process),
         ("From-Module", from_module),
-        ("Pushed-For", pushed_for),
     ] {
         tags.push(Tag::new(name, value));
+    }
+    if let Some(pushed_for) = pushed_for {
+        tags.push(Tag::new("Pushed-For", pushed_for));
     }
     let anchor = message.get("Anchor").and_then(Value::as_str).and_then(|a| {
         a.as_bytes()

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
+use super::cron_page::CronQuery;
 use super::held::{Context, Held};
 use super::query::ResultsQuery;
 use super::results;
@@ -256,6 +257,29 @@ impl ComputeUnit {
             self.advance(process_id, Some(hi)).await?;
         }
         Ok(results::page(store, process_id, range, query)?)
+    }
+
+    /// `GET /cron/{process}`: evaluate its schedule and its crons up to now (the current whole
+    /// second), then answer a page of cron results.
+    pub async fn cron(&self, process: &Id, query: &CronQuery) -> Result<Value, CuError> {
+        let process_id = &process.to_string();
+        let to = self.latest_slot(process_id).await?;
+        let horizon = super::cron::horizon(crate::clock::now_ms());
+        let ctx = self.ctx.clone();
+        let pid = process_id.to_string();
+        let outboxes = self
+            .pool
+            .submit(process_id, move |shard: &mut Shard<Held>| {
+                let executor = (shard.executor(), shard.cpu());
+                let held = shard.try_get_or_insert_with(&pid, || Held::load(&ctx, &pid))?;
+                let mut outboxes = held.advance(&ctx, &pid, to, executor)?;
+                outboxes.extend(held.advance_crons(&ctx, &pid, horizon, executor)?);
+                Ok::<_, CuError>(outboxes)
+            })
+            .await
+            .map_err(exec_error)??;
+        self.deliver(outboxes);
+        Ok(super::cron_page::page(&self.ctx.store, process_id, query)?)
     }
 
     /// `POST /dry-run?process-id=`: evaluate `body` on the latest state; nothing persists and

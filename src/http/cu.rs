@@ -7,7 +7,7 @@
 //! | `GET /results/{process}?from=&to=&sort=&limit=` | `{pageInfo: {hasNextPage}, edges: [{cursor, node}]}` |
 //! | `POST /dry-run?process-id=` | like `/result`, for a message evaluated on the latest state and forgotten |
 //! | `GET /state/{process}` | the memory after the latest slot (`application/octet-stream`), `Last-Ordinate` etc. headers |
-//! | `GET /cron/{process}` | an empty connection (this CU runs no cron yet) |
+//! | `GET /cron/{process}` | the results of its cron messages, evaluated up to now |
 //! | `GET /{process}~process@1.0/compute?slot=N`, `.../now` | `{process, at-slot, results: {outbox, data, ...}}` |
 //!
 //! Bad input is 400 naming the field, unknown processes and messages 404, an evaluation error
@@ -25,6 +25,7 @@ use super::NodeState;
 use super::query::query_pairs;
 use super::response::{self, ApiError, HttpResponse};
 use crate::ao::Id;
+use crate::cu::cron_page::CronQuery;
 use crate::cu::query::{self, InvalidInput, ResultsQuery};
 use crate::cu::{ComputeUnit, CuError};
 
@@ -184,8 +185,8 @@ pub async fn state(state: &NodeState, process: &str) -> Result<HttpResponse, Api
     Ok(response)
 }
 
-/// `GET /cron/{process}`: the results of cron messages. This CU schedules no cron messages,
-/// so the connection is empty; the query is validated as AO's CU does.
+/// `GET /cron/{process}?from=&to=&limit=`: the results of its cron messages, after
+/// evaluating up to now (see [`crate::cu::cron_page`]).
 pub async fn cron(
     state: &NodeState,
     process: &str,
@@ -193,20 +194,9 @@ pub async fn cron(
 ) -> Result<HttpResponse, ApiError> {
     let process = require_id(Some(process), "process")?;
     let params = query_pairs(req.uri().query())?;
-    // Same bounds and limit as /results (AO's CU defaults the cron page size to 500).
-    ResultsQuery::parse(&params).map_err(invalid)?;
-    let cu = cu(state)?;
-    if cu
-        .store()
-        .process(&process.to_string())
-        .map_err(|e| api_error(e.into()))?
-        .is_none()
-    {
-        return Err(api_error(CuError::UnknownProcess(process.to_string())));
-    }
-    Ok(response::json(
-        &json!({ "pageInfo": { "hasNextPage": false }, "edges": [] }),
-    ))
+    let query = CronQuery::parse(&params).map_err(invalid)?;
+    let page = cu(state)?.cron(&process, &query).await.map_err(api_error)?;
+    Ok(response::json(&page))
 }
 
 /// Which slot an AO-Core process path asks for.

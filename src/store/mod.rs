@@ -6,6 +6,7 @@
 //! survives `kill -9`. Records are JSON (serde) so that they stay readable and evolvable;
 //! module bytes, raw data items and checkpoints are stored as they are.
 
+mod cron;
 mod lookup;
 mod records;
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+pub use cron::{CRON_RESULTS, CronResult};
 pub use records::{
     Assignment, ItemSigner, ModuleRecord, ProcessRecord, ScheduledMessage, StoredResult,
 };
@@ -128,6 +130,7 @@ impl Store {
         txn.open_table(CHECKPOINTS)?;
         txn.open_table(METERING)?;
         txn.open_table(NODE)?;
+        txn.open_table(CRON_RESULTS)?;
         txn.commit()?;
         Ok(())
     }
