@@ -329,11 +329,9 @@ pub fn load(
 /// Checks beyond the types: values that would only fail later, at first use.
 fn check_values(config: &Config) -> Result<(), ConfigError> {
     if !config.hyperbeam_url.is_empty() {
-        crate::sched::remote::client::SuUrl::parse(&config.hyperbeam_url).map_err(|e| {
-            ConfigError::Value {
-                key: "hyperbeam-url".into(),
-                message: e.to_string(),
-            }
+        crate::net::Url::parse(&config.hyperbeam_url).map_err(|e| ConfigError::Value {
+            key: "hyperbeam-url".into(),
+            message: e.to_string(),
         })?;
     }
     for (address, url) in &config.schedulers {

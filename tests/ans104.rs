@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aocu::ao::signature::VERIFIED;
-use aocu::ao::{DataItem, ItemError, SignatureType, Signer, Tag, Wallet, b64url, b64url_decode, bundle};
+use aocu::ao::{
+    DataItem, ItemError, SignatureType, Signer, Tag, Wallet, b64url, b64url_decode, bundle,
+};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ans104")

@@ -131,6 +131,7 @@ fn context(store: Arc<Store>, every: u64) -> Context {
             interval: Duration::ZERO,
         },
         meter: None,
+        cron: true,
     }
 }
 

@@ -165,7 +165,7 @@ impl Wallet {
         let probe = b"aocu wallet check";
         let consistent = wallet
             .sign(probe)
-            .is_ok_and(|sig| super::rsa_pss::verify(&wallet.owner, probe, &sig));
+            .is_ok_and(|sig| super::signature::arweave::verify(&wallet.owner, probe, &sig));
         if !consistent {
             return Err(WalletError::Jwk(
                 "inconsistent key: its private parts do not sign for its modulus".into(),

@@ -143,13 +143,14 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
         let hyperbeam = if config.hyperbeam_url.is_empty() {
             None
         } else {
-            let url = crate::sched::remote::client::SuUrl::parse(&config.hyperbeam_url)
-                .context("hyperbeam-url")?;
+            let url = crate::net::Url::parse(&config.hyperbeam_url).context("hyperbeam-url")?;
+            let client = crate::net::Client::new(&config.su_client())
+                .context("building the HyperBEAM client")?;
             tracing::info!(hb = url.as_str(), "HyperBEAM mode: computing for HyperBEAM");
             Some(Arc::new(crate::cu::hbu::HyperBeam::new(
                 cu.clone(),
                 url,
-                crate::sched::remote::client::RetryPolicy::default(),
+                client,
             )))
         };
         for (variable, why) in &unused {

@@ -5,7 +5,10 @@
 
 use super::HbuError;
 use super::page::{self, Edge};
-use crate::sched::remote::client::{self, RetryPolicy, SuUrl};
+use crate::net::{Call, Client, Url};
+
+/// The largest schedule answer read for a cold start (a process message with its data).
+const MAX_SCHEDULE_BYTES: usize = 256 << 20;
 
 /// The schedule path of `process` from `from` to `to` (inclusive, on HyperBEAM), as the Node
 /// CU asks it (HyperBEAM ignores `limit`).
@@ -16,13 +19,10 @@ pub fn schedule_path(process: &str, from: u64, to: u64, limit: u64) -> String {
 }
 
 /// Read the process message (slot 0) of `process` from HyperBEAM.
-pub async fn process_edge(
-    hb: &SuUrl,
-    policy: RetryPolicy,
-    process: &str,
-) -> Result<Edge, HbuError> {
+pub async fn process_edge(hb: &Url, client: &Client, process: &str) -> Result<Edge, HbuError> {
     let path = schedule_path(process, 0, 1, 1);
-    let answer = client::get(hb, &path, policy)
+    let answer = client
+        .send(Call::get(hb, &path, MAX_SCHEDULE_BYTES))
         .await
         .map_err(|e| HbuError::Scheduler(format!("loading process {process}: {e}")))?;
     if !answer.status.is_success() {

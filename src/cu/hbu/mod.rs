@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use super::held::SKIP_FIELD;
 use super::{ComputeUnit, CuError};
 use crate::ao::Id;
-use crate::sched::remote::client::{RetryPolicy, SuUrl};
+use crate::net::{Client, Url};
 use crate::store::{Assignment, ProcessRecord, ScheduledMessage, StoreError};
 pub use answer::SlotAnswer;
 use page::Edge;
@@ -91,8 +91,8 @@ impl From<StoreError> for HbuError {
 /// The CU HyperBEAM talks to.
 pub struct HyperBeam {
     cu: Arc<ComputeUnit>,
-    hb: SuUrl,
-    policy: RetryPolicy,
+    hb: Url,
+    client: Client,
 }
 
 impl std::fmt::Debug for HyperBeam {
@@ -105,8 +105,8 @@ impl std::fmt::Debug for HyperBeam {
 
 impl HyperBeam {
     /// Compute for the HyperBEAM node at `hb` on `cu`.
-    pub fn new(cu: Arc<ComputeUnit>, hb: SuUrl, policy: RetryPolicy) -> HyperBeam {
-        HyperBeam { cu, hb, policy }
+    pub fn new(cu: Arc<ComputeUnit>, hb: Url, client: Client) -> HyperBeam {
+        HyperBeam { cu, hb, client }
     }
 
     /// The Compute Unit.
@@ -158,7 +158,7 @@ impl HyperBeam {
             let spawn = if slot == 0 {
                 edge.clone()
             } else {
-                cold::process_edge(&self.hb, self.policy, &pid).await?
+                cold::process_edge(&self.hb, &self.client, &pid).await?
             };
             self.spawn(&pid, &spawn)?;
             evaluated += 1;
@@ -220,7 +220,7 @@ impl HyperBeam {
         let pid = process.to_string();
         let mut message = dry_run_body(&pid, body)?;
         if self.cu.store().process(&pid)?.is_none() {
-            let spawn = cold::process_edge(&self.hb, self.policy, &pid).await?;
+            let spawn = cold::process_edge(&self.hb, &self.client, &pid).await?;
             self.spawn(&pid, &spawn)?;
         }
         // The body was checked as AO's CU checks it (the same rules as `/dry-run`).
