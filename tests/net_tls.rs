@@ -200,7 +200,7 @@ async fn directory(
         url: upstream,
         path_and_query: &path,
         accept: "*/*",
-        body: (method == hyper::Method::POST).then(|| ("application/json", body)),
+        body: (method == hyper::Method::POST).then_some(("application/json", body)),
         max_body: 64 << 20,
     };
     match client.send(call).await {

@@ -75,6 +75,18 @@ fn output_value(value: Option<&Value>) -> Value {
     }
 }
 
+/// The answer of one evaluation: [`result_json`] of what the process answered, with the fuel
+/// it used as `GasUsed` when the process set none (AO's loader reports the gas it metered).
+pub fn answer(evaluation: &crate::wasm::Evaluation) -> Value {
+    let mut raw = evaluation.result.to_json();
+    if evaluation.result.gas_used.is_none()
+        && let Value::Object(map) = &mut raw
+    {
+        map.insert("GasUsed".into(), evaluation.metering.fuel.into());
+    }
+    result_json(&raw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,16 +136,4 @@ mod tests {
         assert!(!has_error(&json!({ "Error": 0 })));
         assert!(!has_error(&json!({ "Output": "x" })));
     }
-}
-
-/// The answer of one evaluation: [`result_json`] of what the process answered, with the fuel
-/// it used as `GasUsed` when the process set none (AO's loader reports the gas it metered).
-pub fn answer(evaluation: &crate::wasm::Evaluation) -> Value {
-    let mut raw = evaluation.result.to_json();
-    if evaluation.result.gas_used.is_none()
-        && let Value::Object(map) = &mut raw
-    {
-        map.insert("GasUsed".into(), evaluation.metering.fuel.into());
-    }
-    result_json(&raw)
 }
