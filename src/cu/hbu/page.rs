@@ -303,7 +303,8 @@ mod tests {
             (json!({"edges": [{"node": {"message": {"Id": "M"}, "assignment": {"Id": "A",
                 "Tags": [{"name": "Slot", "value": "x"}]}}}]}).to_string(), "whole number"),
             (json!({"edges": [{"node": {"message": {"Id": "M", "Tags": [{"name": 1}]},
-                "assignment": {"Id": "A", "Tags": []}}}]}).to_string(), "Tags[0]"),
+                "assignment": {"Id": "A", "Tags": [{"name": "Slot", "value": "1"}]}}}]}).to_string(),
+                "Tags[0]"),
         ] {
             let err = parse(body.as_bytes()).unwrap_err().to_string();
             assert!(err.contains(needle), "{body}: {err}");
