@@ -105,10 +105,15 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
         let remote = if config.schedulers.is_empty() && gateways.is_none() {
             None
         } else {
-            let located = gateways.clone().map(|gateways| crate::sched::remote::Located {
-                gateways,
-                node: scheduler.clone(),
-            });
+            // In HyperBEAM mode HyperBEAM is the scheduler of every process it sends: its
+            // slots arrive in `POST /result`, so no SU is looked up for them.
+            let located = gateways
+                .clone()
+                .filter(|_| config.hyperbeam_url.is_empty())
+                .map(|gateways| crate::sched::remote::Located {
+                    gateways,
+                    node: scheduler.clone(),
+                });
             let remote = crate::sched::remote::RemoteSchedulers::new(
                 store.clone(),
                 &config.schedulers,
