@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::query::InvalidInput;
+use super::query::{InvalidInput, param};
 use crate::store::{CronResult, Store, StoreError};
 
 /// The Node CU's default and largest page.
@@ -39,13 +39,7 @@ struct Bound {
 impl CronQuery {
     /// Parse `from`, `to` and `limit` (empty values count as absent).
     pub fn parse(params: &[(String, String)]) -> Result<CronQuery, InvalidInput> {
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| param(params, name);
         let limit = match get("limit") {
             None => DEFAULT_LIMIT,
             Some(text) => text.trim().parse::<usize>().map_err(|_| InvalidInput {

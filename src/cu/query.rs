@@ -123,13 +123,7 @@ impl ResultsQuery {
     /// Validate the query parameters (`from`, `to`, `sort`, `limit`; others are ignored, as
     /// AO's CU ignores them). An empty value counts as absent.
     pub fn parse(params: &[(String, String)]) -> Result<ResultsQuery, InvalidInput> {
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| param(params, name);
         let mut cursor_sort = None;
         let mut bound = |name: &str| -> Result<Option<Bound>, InvalidInput> {
             let Some(text) = get(name) else {
@@ -318,6 +312,16 @@ fn kind(value: &Value) -> &'static str {
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
     }
+}
+
+/// The value of query parameter `name`, when present and not empty (AO's CU treats an empty
+/// value as absent).
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
