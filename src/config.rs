@@ -22,6 +22,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/aocu/aocu.toml";
 pub const DEFAULT_EXECUTOR_QUEUE_DEPTH: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
 /// Default of `gateways`.
 pub const DEFAULT_GATEWAY: &str = "https://arweave.net";
+/// Share of the RAM this process may use (its cgroup limit included) that resident processes
+/// get when `process-memory-budget-bytes` is 0: the rest is for the node itself, module
+/// compilation, checkpoints being written and the page cache of the store.
+pub const DEFAULT_PROCESS_MEMORY_SHARE_PERCENT: u64 = 50;
 /// Prefix of the environment variables that override keys.
 pub const ENV_PREFIX: &str = "AOCU_";
 
@@ -58,6 +62,10 @@ pub struct Config {
     pub checkpoint_every_seconds: u64,
     /// Largest memory one process may have, in bytes (caps its `Memory-Limit` tag).
     pub max_memory_bytes: u64,
+    /// Bound on the memory of all processes held in memory together, in bytes: past it the
+    /// least recently used idle ones are checkpointed and dropped (restored on their next
+    /// message). 0: half of the RAM this process may use, its cgroup limit included.
+    pub process_memory_budget_bytes: u64,
     /// Largest compute (wasm fuel) one message may use (caps its `Compute-Limit` tag).
     pub max_compute: u64,
     /// Longest wall-clock time one message may run, in milliseconds.
@@ -117,6 +125,7 @@ impl Default for Config {
             checkpoint_every_messages: 1000,
             checkpoint_every_seconds: 600,
             max_memory_bytes: crate::wasm::NodeLimits::default().max_memory_bytes,
+            process_memory_budget_bytes: 0,
             max_compute: crate::wasm::NodeLimits::default().max_compute,
             message_timeout_ms: crate::wasm::NodeLimits::default()
                 .message_timeout
@@ -144,6 +153,15 @@ impl Config {
             max_memory_bytes: self.max_memory_bytes,
             max_compute: self.max_compute,
             message_timeout: std::time::Duration::from_millis(self.message_timeout_ms),
+        }
+    }
+
+    /// The memory budget of resident processes on a machine whose memory is `memory`
+    /// (`process-memory-budget-bytes`, or its default share of the allowed RAM).
+    pub fn process_memory_budget(&self, memory: &crate::hw::MemoryInfo) -> u64 {
+        match self.process_memory_budget_bytes {
+            0 => memory.allowed_bytes() / 100 * DEFAULT_PROCESS_MEMORY_SHARE_PERCENT,
+            bytes => bytes,
         }
     }
 

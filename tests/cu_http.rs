@@ -683,3 +683,89 @@ fn cron_messages_run_between_scheduled_ones_identically_after_a_restart() {
     assert_eq!(cron_edges(&node, &pid, t2 - 1, 7), whole);
     node.stop();
 }
+
+/// The `resident` part of `~meta@1.0/info/metering`.
+fn resident(node: &Node) -> Value {
+    let (status, metering) = node.get("/~meta@1.0/info/metering");
+    assert_eq!(status, 200, "{metering}");
+    metering["resident"].clone()
+}
+
+fn count_of(node: &Node, pid: &str) -> String {
+    let mid = send(node.addr(), pid, COUNT).unwrap();
+    let (status, body) = result(node, pid, &mid);
+    assert_eq!(status, 200, "{body}");
+    data(&serde_json::from_str(&body).unwrap())
+}
+
+#[test]
+fn a_memory_budget_evicts_idle_processes_and_restores_them_transparently() {
+    let Some(aos) = prereq::testdata("wasm/aos-2-pure.wasm") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // One process, no budget to speak of: how much memory an AOS process holds.
+    let node = Node::start(dir.path(), &[]);
+    let module = add_aos(&node, &aos);
+    let first = spawn(&node, &module, "p0");
+    assert_eq!(count_of(&node, &first), "1");
+    let one = resident(&node);
+    assert_eq!(one["resident-processes"], 1, "{one}");
+    let bytes = one["resident-bytes"].as_u64().unwrap();
+    assert!(bytes > 0, "{one}");
+    node.stop();
+
+    // Room for two and a half: the third resident process evicts the least recently used.
+    let budget = bytes * 5 / 2;
+    let set = format!("process-memory-budget-bytes={budget}");
+    let node = Node::start(dir.path(), &["--set", &set]);
+    let mut pids = vec![first];
+    for k in 1..4 {
+        pids.push(spawn(&node, &module, &format!("p{k}")));
+    }
+    for pid in &pids[1..] {
+        assert_eq!(count_of(&node, pid), "1");
+    }
+    assert_eq!(count_of(&node, &pids[0]), "2", "p0 restored from its checkpoint");
+    // Other executors drop theirs at their next job boundary: soon, not at once.
+    let mut now = resident(&node);
+    for _ in 0..100 {
+        if now["resident-bytes"].as_u64().unwrap() <= budget {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        now = resident(&node);
+    }
+    assert_eq!(now["budget-bytes"], budget, "{now}");
+    assert!(now["resident-bytes"].as_u64().unwrap() <= budget, "{now}");
+    assert!(now["resident-processes"].as_u64().unwrap() <= 2, "{now}");
+    assert!(now["evictions"].as_u64().unwrap() >= 2, "{now}");
+    // Every process goes on where it was, evicted or not: its state came back whole.
+    for (k, pid) in pids.iter().enumerate() {
+        let expected = if k == 0 { "3" } else { "2" };
+        assert_eq!(count_of(&node, pid), expected, "process p{k}");
+    }
+    let after = resident(&node);
+    assert!(after["restores"].as_u64().unwrap() >= 2, "{after}");
+    node.stop();
+
+    // A budget smaller than one process: it is refused with the reason, and nothing runs.
+    let set = format!("process-memory-budget-bytes={}", bytes / 2);
+    let node = Node::start(dir.path(), &["--set", &set]);
+    let mid = send(node.addr(), &pids[1], COUNT).unwrap();
+    let (status, body) = result(&node, &pids[1], &mid);
+    assert_eq!(status, 507, "{body}");
+    let json: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["kind"], "memory-budget", "{body}");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("process-memory-budget-bytes"),
+        "{body}"
+    );
+    let refused = resident(&node);
+    assert_eq!(refused["resident-processes"], 0, "{refused}");
+    assert!(refused["refused-over-budget"].as_u64().unwrap() >= 1, "{refused}");
+    node.stop();
+}

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aocu::ao::Tag;
-use aocu::cu::{CheckpointEvery, Context, Cost, Held};
+use aocu::cu::{CheckpointEvery, Context, Cost, Held, MemoryBudget};
 use aocu::store::{Assignment, ModuleRecord, ProcessRecord, ScheduledMessage, Store, StoredResult};
 use aocu::wasm::{ModuleCache, NodeLimits, WasmEngine};
 use serde_json::{Value, json};
@@ -132,6 +132,7 @@ fn context(store: Arc<Store>, every: u64) -> Context {
         },
         meter: None,
         cron: true,
+        budget: Arc::new(MemoryBudget::unlimited()),
     }
 }
 

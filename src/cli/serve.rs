@@ -56,6 +56,12 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
     let profiles =
         ProfileSet::load(Some(&config.profiles_dir)).context("loading hardware profiles")?;
     let profile = profiles.best_match(&hardware);
+    let budget = config.process_memory_budget(&hardware.memory);
+    tracing::info!(
+        bytes = budget,
+        allowed_ram = hardware.memory.allowed_bytes(),
+        "memory budget of resident processes"
+    );
     install_hasher(config.hash_engine, profile.as_ref())?;
     let store = Arc::new(
         Store::open(&config.state_dir)
@@ -134,6 +140,7 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
                 },
                 meter: Some(Arc::new(move |cost: &crate::cu::Cost| sink_meter.record(cost))),
                 cron: config.hyperbeam_url.is_empty(),
+                budget: Arc::new(crate::cu::MemoryBudget::new(budget)),
             },
             pool,
             crate::cu::Settings {

@@ -16,7 +16,7 @@
 //! | `DEFAULT_LOG_LEVEL` | `log` | `info,aocu=LEVEL` (the level for aocu's own lines only) |
 //! | `GATEWAY_URL` | `gateways` | `[URL]`, when this build has that key |
 //! | `GRAPHQL_URL`, `GRAPHQL_URLS` | `graphql-urls` | the list (comma separated), when this build has that key |
-//! | `PROCESS_MEMORY_CACHE_MAX_SIZE` | — | checked as a number, then unused: aocu keeps the processes it evaluates in their executors and has no memory-cache limit |
+//! | `PROCESS_MEMORY_CACHE_MAX_SIZE` | `process-memory-budget-bytes` | a number, as above: the Node CU's bound on the memory of the processes it keeps in memory (least recently used dropped), which is what the budget is |
 //! | `PROCESS_WASM_SUPPORTED_EXTENSIONS` | — | checked, then unused: aocu offers no WeaveDrive |
 //!
 //! `NODE_CONFIG_ENV`, `DISABLE_PROCESS_FILE_CHECKPOINT_CREATION` and
@@ -147,12 +147,12 @@ pub fn map(env: &BTreeMap<String, String>, known: &[String]) -> Result<Mapped, C
         }
     }
     if let Some(size) = get("PROCESS_MEMORY_CACHE_MAX_SIZE") {
-        parse_number("PROCESS_MEMORY_CACHE_MAX_SIZE", size)?;
-        out.unused.push((
-            "PROCESS_MEMORY_CACHE_MAX_SIZE".into(),
-            "aocu holds evaluated processes in their executors; it has no memory-cache limit"
-                .into(),
-        ));
+        let bytes = parse_number("PROCESS_MEMORY_CACHE_MAX_SIZE", size)?;
+        set(
+            "process-memory-budget-bytes",
+            bytes.to_string(),
+            "PROCESS_MEMORY_CACHE_MAX_SIZE",
+        );
     }
     if let Some(extensions) = get("PROCESS_WASM_SUPPORTED_EXTENSIONS") {
         out.unused.push((
@@ -190,6 +190,7 @@ mod tests {
             "state-dir",
             "wallet",
             "max-memory-bytes",
+            "process-memory-budget-bytes",
             "log",
         ]
         .iter()
@@ -265,7 +266,7 @@ mod tests {
         assert_eq!(value("max-memory-bytes"), Some("24000000000"));
         assert_eq!(value("log"), Some("info,aocu=debug"));
         let unused: Vec<&str> = m.unused.iter().map(|(v, _)| v.as_str()).collect();
-        assert!(unused.contains(&"PROCESS_MEMORY_CACHE_MAX_SIZE"));
+        assert_eq!(value("process-memory-budget-bytes"), Some("12000000000"));
         assert!(unused.contains(&"PROCESS_WASM_SUPPORTED_EXTENSIONS"));
         // No `gateways` key in `known`: reported, not set.
         assert!(unused.contains(&"GATEWAY_URL"));

@@ -52,6 +52,8 @@ pub struct Context {
     /// Whether the CU generates cron messages (off where the scheduler sends them itself, as
     /// HyperBEAM does).
     pub cron: bool,
+    /// The memory budget of all resident processes together.
+    pub budget: Arc<super::resident::MemoryBudget>,
 }
 
 impl std::fmt::Debug for Context {
@@ -61,6 +63,7 @@ impl std::fmt::Debug for Context {
             .field("limits", &self.limits)
             .field("checkpoints", &self.checkpoints)
             .field("meter", &self.meter.is_some())
+            .field("budget", &self.budget.limit())
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +82,10 @@ pub struct Held {
     checkpoint_at: Instant,
     /// Its crons, when it has any and the CU runs them.
     crons: Option<Crons>,
+    /// Its memory as last counted against the node's budget.
+    resident_bytes: u64,
+    /// When it last ran a job, on the budget's clock (for least-recently-used eviction).
+    last_used: u64,
 }
 
 impl std::fmt::Debug for Held {
@@ -143,6 +150,8 @@ impl Held {
                         since_checkpoint: 0,
                         checkpoint_at: Instant::now(),
                         crons: None,
+                        resident_bytes: 0,
+                        last_used: 0,
                     });
                 }
                 Err(reason) => {
@@ -169,10 +178,34 @@ impl Held {
                 since_checkpoint: 0,
                 checkpoint_at: Instant::now(),
                 crons: None,
+                resident_bytes: 0,
+                last_used: 0,
             },
         };
         held.crons = crons;
         Ok(held)
+    }
+
+    /// Its memory as last counted against the budget ([`Held::touch`]).
+    pub fn resident_bytes(&self) -> u64 {
+        self.resident_bytes
+    }
+
+    /// When it last ran a job, on the budget's clock.
+    pub fn last_used(&self) -> u64 {
+        self.last_used
+    }
+
+    /// Mark it used at `now` and count its memory again; returns that memory in bytes.
+    pub fn touch(&mut self, now: u64) -> u64 {
+        self.last_used = now;
+        self.resident_bytes = self.process.memory_bytes();
+        self.resident_bytes
+    }
+
+    /// Whether it evaluated messages its latest checkpoint does not hold.
+    pub fn evaluated_since_checkpoint(&self) -> bool {
+        self.since_checkpoint > 0
     }
 
     /// Evaluate every scheduled slot up to `to` (inclusive; or as far as the schedule goes),

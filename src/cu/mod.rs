@@ -10,6 +10,7 @@
 //! - [`cron`](mod@cron): the cron messages a process' `Cron-Interval` tags ask for, evaluated between its scheduled ones.
 //! - [`unit`](mod@unit): the [`ComputeUnit`] that routes processes to executors and answers the API.
 //! - [`push`]: delivery of outbox messages to processes on this node.
+//! - [`resident`]: the memory budget of resident processes; least-recently-used eviction.
 //! - [`hbu`]: HyperBEAM mode, this CU as the one HyperBEAM's `genesis-wasm@1.0` runs.
 
 pub mod checkpoint;
@@ -21,10 +22,12 @@ pub mod message;
 pub mod output;
 pub mod push;
 pub mod query;
+pub mod resident;
 pub mod results;
 pub mod unit;
 
 pub use held::{CheckpointEvery, Context, Cost, CostSink, Held};
+pub use resident::MemoryBudget;
 pub use unit::{ComputeUnit, Peers, Settings, State};
 
 use crate::store::StoreError;
@@ -77,6 +80,20 @@ pub enum CuError {
     /// The stored schedule is inconsistent.
     #[error("schedule: {0}")]
     Schedule(String),
+    /// The process' memory alone is over the node's memory budget
+    /// (`process-memory-budget-bytes`): it is not loaded.
+    #[error(
+        "process {process} needs {bytes} bytes of memory, more than this node's whole \
+         process memory budget of {budget} bytes (process-memory-budget-bytes)"
+    )]
+    OverBudget {
+        /// The process.
+        process: String,
+        /// Its memory.
+        bytes: u64,
+        /// The budget.
+        budget: u64,
+    },
     /// The process' executor queue is full: retry later.
     #[error("{0}")]
     Busy(String),
@@ -104,6 +121,7 @@ impl CuError {
             | CuError::UnknownMessage { .. }
             | CuError::UnknownSlot { .. } => "not-found",
             CuError::Module(_) => "module",
+            CuError::OverBudget { .. } => "memory-budget",
             CuError::Schedule(_) => "schedule",
             CuError::Busy(_) => "busy",
             CuError::Exec(_) => "executor",

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::cron_page::CronQuery;
 use super::held::{Context, Held};
+use super::resident::{Executor, evict_idle, with_held};
 use super::query::ResultsQuery;
 use super::results;
 use super::{CuError, Outbox};
@@ -105,6 +106,11 @@ impl ComputeUnit {
         &self.ctx.store
     }
 
+    /// The memory budget of its resident processes, and what is resident.
+    pub fn budget(&self) -> &super::MemoryBudget {
+        &self.ctx.budget
+    }
+
     /// The executor pool.
     pub fn pool(&self) -> &Pool<Held> {
         &self.pool
@@ -131,20 +137,55 @@ impl ComputeUnit {
             }
             None => self.latest_slot(process_id).await?,
         };
-        let ctx = self.ctx.clone();
-        let pid = process_id.to_string();
         let (next, outboxes) = self
-            .pool
-            .submit(process_id, move |shard: &mut Shard<Held>| {
-                let executor = (shard.executor(), shard.cpu());
-                let held = shard.try_get_or_insert_with(&pid, || Held::load(&ctx, &pid))?;
-                let outboxes = held.advance(&ctx, &pid, to, executor)?;
-                Ok::<_, CuError>((held.next_slot(), outboxes))
+            .on_held(process_id, move |ctx, pid, held, executor| {
+                let outboxes = held.advance(ctx, pid, to, executor)?;
+                Ok((held.next_slot(), outboxes))
             })
-            .await
-            .map_err(exec_error)??;
+            .await?;
         self.deliver(outboxes);
         Ok(next)
+    }
+
+    /// Run `work` on the process' executor with its held state (loaded when it is not
+    /// resident), then keep the node within its memory budget: the executor drops its own
+    /// least recently used processes, and when that is not enough the others are asked to.
+    async fn on_held<R, W>(&self, process_id: &str, work: W) -> Result<R, CuError>
+    where
+        R: Send + 'static,
+        W: FnOnce(&Context, &str, &mut Held, Executor) -> Result<R, CuError> + Send + 'static,
+    {
+        let ctx = self.ctx.clone();
+        let pid = process_id.to_string();
+        let outcome = self
+            .pool
+            .submit(process_id, move |shard: &mut Shard<Held>| {
+                with_held(shard, &ctx, &pid, |held, executor| {
+                    work(&ctx, &pid, held, executor)
+                })
+            })
+            .await
+            .map_err(exec_error)?;
+        if self.ctx.budget.over() {
+            self.relieve(self.pool.executor_for(process_id));
+        }
+        outcome
+    }
+
+    /// Ask every executor but `done` (which has dropped all it could) to drop its least
+    /// recently used processes at its next job boundary. A full queue is skipped: that
+    /// executor's own next job makes the same check.
+    fn relieve(&self, done: usize) {
+        for executor in (0..self.pool.len()).filter(|e| *e != done) {
+            let ctx = self.ctx.clone();
+            let asked = self.pool.try_submit(
+                crate::exec::Route::Executor(executor),
+                move |shard: &mut Shard<Held>| evict_idle(shard, &ctx, None),
+            );
+            if let Err(e) = asked {
+                tracing::debug!(executor, error = %e, "cannot ask the executor to evict");
+            }
+        }
     }
 
     /// Ask for a background evaluation of `process_id` to its latest slot (eager mode only).
@@ -265,19 +306,13 @@ impl ComputeUnit {
         let process_id = &process.to_string();
         let to = self.latest_slot(process_id).await?;
         let horizon = super::cron::horizon(crate::clock::now_ms());
-        let ctx = self.ctx.clone();
-        let pid = process_id.to_string();
         let outboxes = self
-            .pool
-            .submit(process_id, move |shard: &mut Shard<Held>| {
-                let executor = (shard.executor(), shard.cpu());
-                let held = shard.try_get_or_insert_with(&pid, || Held::load(&ctx, &pid))?;
-                let mut outboxes = held.advance(&ctx, &pid, to, executor)?;
-                outboxes.extend(held.advance_crons(&ctx, &pid, horizon, executor)?);
-                Ok::<_, CuError>(outboxes)
+            .on_held(process_id, move |ctx, pid, held, executor| {
+                let mut outboxes = held.advance(ctx, pid, to, executor)?;
+                outboxes.extend(held.advance_crons(ctx, pid, horizon, executor)?);
+                Ok(outboxes)
             })
-            .await
-            .map_err(exec_error)??;
+            .await?;
         self.deliver(outboxes);
         Ok(super::cron_page::page(&self.ctx.store, process_id, query)?)
     }
@@ -287,19 +322,13 @@ impl ComputeUnit {
     pub async fn dry_run(&self, process: &Id, body: Map<String, Value>) -> Result<Value, CuError> {
         let process_id = &process.to_string();
         let to = self.latest_slot(process_id).await?;
-        let ctx = self.ctx.clone();
-        let pid = process_id.to_string();
         let (result, outboxes) = self
-            .pool
-            .submit(process_id, move |shard: &mut Shard<Held>| {
-                let executor = (shard.executor(), shard.cpu());
-                let held = shard.try_get_or_insert_with(&pid, || Held::load(&ctx, &pid))?;
-                let outboxes = held.advance(&ctx, &pid, to, executor)?;
-                let result = held.dry_run(&pid, body)?;
-                Ok::<_, CuError>((result, outboxes))
+            .on_held(process_id, move |ctx, pid, held, executor| {
+                let outboxes = held.advance(ctx, pid, to, executor)?;
+                let result = held.dry_run(pid, body)?;
+                Ok((result, outboxes))
             })
-            .await
-            .map_err(exec_error)??;
+            .await?;
         self.deliver(outboxes);
         Ok(result)
     }
@@ -308,18 +337,12 @@ impl ComputeUnit {
     pub async fn state(&self, process: &Id) -> Result<State, CuError> {
         let process_id = &process.to_string();
         let to = self.latest_slot(process_id).await?;
-        let ctx = self.ctx.clone();
-        let pid = process_id.to_string();
         let ((slot, memory), outboxes) = self
-            .pool
-            .submit(process_id, move |shard: &mut Shard<Held>| {
-                let executor = (shard.executor(), shard.cpu());
-                let held = shard.try_get_or_insert_with(&pid, || Held::load(&ctx, &pid))?;
-                let outboxes = held.advance(&ctx, &pid, to, executor)?;
-                Ok::<_, CuError>((held.memory(), outboxes))
+            .on_held(process_id, move |ctx, pid, held, executor| {
+                let outboxes = held.advance(ctx, pid, to, executor)?;
+                Ok((held.memory(), outboxes))
             })
-            .await
-            .map_err(exec_error)??;
+            .await?;
         self.deliver(outboxes);
         let (timestamp, block_height) = match slot {
             Some(s) => self
@@ -348,16 +371,11 @@ impl ComputeUnit {
         if self.ctx.store.process(&process_id)?.is_none() {
             return Err(CuError::UnknownProcess(process_id));
         }
-        let ctx = self.ctx.clone();
-        let pid = process_id.clone();
-        self.pool
-            .submit(&process_id, move |shard: &mut Shard<Held>| {
-                let held = shard.try_get_or_insert_with(&pid, || Held::load(&ctx, &pid))?;
-                held.checkpoint(&ctx, &pid)?;
-                Ok::<_, CuError>(held.next_slot().checked_sub(1))
-            })
-            .await
-            .map_err(exec_error)?
+        self.on_held(&process_id, |ctx, pid, held, _| {
+            held.checkpoint(ctx, pid)?;
+            Ok(held.next_slot().checked_sub(1))
+        })
+        .await
     }
 
     /// Checkpoint every process held in memory (before a clean shutdown).

@@ -90,6 +90,11 @@ impl<S> Shard<S> {
         self.states.is_empty()
     }
 
+    /// The processes held and their states, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &S)> {
+        self.states.iter().map(|(id, state)| (id.as_str(), state))
+    }
+
     /// IDs of the processes held, in no particular order.
     pub fn process_ids(&self) -> impl Iterator<Item = &str> {
         self.states.keys().map(String::as_str)

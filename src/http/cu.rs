@@ -77,6 +77,12 @@ pub fn api_error(error: CuError) -> ApiError {
                 allow: None,
             }
         }
+        CuError::OverBudget { .. } => ApiError {
+            status: StatusCode::INSUFFICIENT_STORAGE,
+            kind: error.kind(),
+            message: error.to_string(),
+            allow: None,
+        },
         CuError::Busy(_) => ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             kind: "busy",

@@ -47,13 +47,17 @@ fn block_height(state: &NodeState) -> Value {
     Value::Object(out)
 }
 
-/// The meter's totals, and what the node's hasher has hashed (`hashing`: engine, crossover,
-/// GPU adapter, bytes and batches per engine, GPU busy time).
+/// The meter's totals, what the node's hasher has hashed (`hashing`: engine, crossover,
+/// GPU adapter, bytes and batches per engine, GPU busy time), and the processes resident
+/// under the memory budget (`resident`: count, bytes, budget, evictions, restores).
 fn metering(state: &NodeState) -> Value {
     let mut metering = state.meter.to_json();
     if let Value::Object(map) = &mut metering {
         let hasher = crate::hash::shared();
         map.insert("hashing".into(), crate::hash::shared::describe(hasher));
+        if let Some(cu) = &state.cu {
+            map.insert("resident".into(), cu.budget().to_json());
+        }
     }
     metering
 }
