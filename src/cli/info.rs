@@ -165,6 +165,11 @@ pub fn render(report: &InfoReport) -> String {
         "Huge page size",
         hw.memory.huge_page_bytes.map_or_else(none, human_bytes),
     );
+    row(
+        &mut out,
+        "Cgroup limit",
+        hw.memory.cgroup_limit_bytes.map_or_else(none, human_bytes),
+    );
 
     let _ = writeln!(
         out,
