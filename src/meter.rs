@@ -136,6 +136,48 @@ pub struct MeterTotals {
 struct Accumulator {
     node: Totals,
     processes: HashMap<String, Totals>,
+    /// Evaluation times since the node started, for the `/metrics` histogram.
+    times: Durations,
+}
+
+/// Upper bounds (seconds) of the evaluation-time histogram: 100 µs to the 30 s default
+/// message timeout, in 1-2.5-5 steps.
+pub const EVALUATION_BUCKETS: [f64; 17] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+/// A distribution of evaluation times: per-bucket counts (not cumulative; the last one is
+/// everything above the largest bound), their sum and count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Durations {
+    /// Messages per bucket of [`EVALUATION_BUCKETS`], then one for the rest.
+    pub buckets: [u64; EVALUATION_BUCKETS.len() + 1],
+    /// Sum of the times, in nanoseconds.
+    pub sum_ns: u128,
+    /// Number of messages.
+    pub count: u64,
+}
+
+impl Durations {
+    fn add(&mut self, wall_ns: u64) {
+        let seconds = wall_ns as f64 / 1e9;
+        let bucket = EVALUATION_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(EVALUATION_BUCKETS.len());
+        self.buckets[bucket] += 1;
+        self.sum_ns += u128::from(wall_ns);
+        self.count += 1;
+    }
+
+    fn merge(&mut self, other: &Durations) {
+        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets) {
+            *mine += theirs;
+        }
+        self.sum_ns += other.sum_ns;
+        self.count += other.count;
+    }
 }
 
 /// The node's meter. Cloning is cheap and shares the totals.
@@ -167,6 +209,7 @@ impl Meter {
     pub fn record(&self, record: &MessageRecord) {
         let mut shard = self.shard(record.executor);
         shard.node.add(record);
+        shard.times.add(record.wall_ns);
         match shard.processes.get_mut(&record.process) {
             Some(totals) => totals.add(record),
             None => {
@@ -184,6 +227,15 @@ impl Meter {
             node.merge(&self.shard(i).node);
         }
         node
+    }
+
+    /// How long evaluations took since the node started, merged over the executors.
+    pub fn durations(&self) -> Durations {
+        let mut all = Durations::default();
+        for i in 0..self.shards.len() {
+            all.merge(&self.shard(i).times);
+        }
+        all
     }
 
     /// One process' totals (`None` if it was never metered).
@@ -303,6 +355,12 @@ mod tests {
         );
         assert_eq!(json["processes"], 2);
         assert_eq!(json["per-executor"][1]["fuel"], 5);
+        // Every message took 2 s: all three fall in the (1 s, 2.5 s] bucket.
+        let times = meter.durations();
+        assert_eq!((times.count, times.sum_ns), (3, 6_000_000_000));
+        let bucket = EVALUATION_BUCKETS.iter().position(|b| *b == 2.5).unwrap();
+        assert_eq!(times.buckets[bucket], 3);
+        assert_eq!(times.buckets.iter().sum::<u64>(), 3);
     }
 
     #[test]

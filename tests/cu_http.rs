@@ -726,7 +726,11 @@ fn a_memory_budget_evicts_idle_processes_and_restores_them_transparently() {
     for pid in &pids[1..] {
         assert_eq!(count_of(&node, pid), "1");
     }
-    assert_eq!(count_of(&node, &pids[0]), "2", "p0 restored from its checkpoint");
+    assert_eq!(
+        count_of(&node, &pids[0]),
+        "2",
+        "p0 restored from its checkpoint"
+    );
     // Other executors drop theirs at their next job boundary: soon, not at once.
     let mut now = resident(&node);
     for _ in 0..100 {
@@ -766,6 +770,88 @@ fn a_memory_budget_evicts_idle_processes_and_restores_them_transparently() {
     );
     let refused = resident(&node);
     assert_eq!(refused["resident-processes"], 0, "{refused}");
-    assert!(refused["refused-over-budget"].as_u64().unwrap() >= 1, "{refused}");
+    assert!(
+        refused["refused-over-budget"].as_u64().unwrap() >= 1,
+        "{refused}"
+    );
+    node.stop();
+}
+
+/// The value of the series `name{labels}` in a Prometheus text page.
+fn series(page: &str, name_and_labels: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .map(|value| value.trim().parse().unwrap())
+}
+
+#[test]
+fn metrics_count_what_the_node_did_in_prometheus_text() {
+    let Some(aos) = prereq::testdata("wasm/aos-2-pure.wasm") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), &[]);
+    let module = add_aos(&node, &aos);
+    let pid = spawn(&node, &module, "metered");
+    for k in 1..=3 {
+        assert_eq!(count_of(&node, &pid), k.to_string());
+    }
+    let (status, _) = node.get_raw("/result/not-an-id?process-id=x");
+    assert_eq!(status, 400, "an ID that does not parse");
+    let (status, meta) = node.get("/~meta@1.0/info/metering");
+    assert_eq!(status, 200);
+    let (status, page) = node.get_raw("/metrics");
+    assert_eq!(status, 200, "{page}");
+
+    let evaluated = meta["node"]["messages"].as_u64().unwrap();
+    assert!(evaluated >= 3, "{meta}");
+    assert_eq!(
+        series(&page, "aocu_messages_evaluated_total"),
+        Some(evaluated as f64),
+        "the same counter as ~meta@1.0"
+    );
+    assert_eq!(
+        series(&page, "aocu_evaluation_duration_seconds_count"),
+        Some(evaluated as f64)
+    );
+    assert_eq!(
+        series(&page, "aocu_fuel_total"),
+        Some(meta["node"]["fuel"].as_u64().unwrap() as f64)
+    );
+    let results = r#"aocu_http_requests_total{route="/result/{id}",method="GET",status="200"}"#;
+    assert_eq!(series(&page, results), Some(3.0), "{page}");
+    let refused = r#"aocu_http_requests_total{route="/result/{id}",method="GET",status="400"}"#;
+    assert_eq!(series(&page, refused), Some(1.0), "{page}");
+    assert_eq!(series(&page, "aocu_processes_resident"), Some(1.0));
+    assert!(series(&page, r#"aocu_hashed_bytes_total{engine="cpu"}"#).unwrap() > 0.0);
+    assert!(page.contains("aocu_build_info{version=\""), "{page}");
+    assert!(
+        page.contains("aocu_executor_busy_ratio{executor=\"0\""),
+        "{page}"
+    );
+
+    // Prometheus' own checker accepts the page.
+    if let Some(promtool) = prereq::tool("promtool", "apt-get install prometheus") {
+        let mut check = std::process::Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(page.as_bytes())
+            .unwrap();
+        let out = check.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     node.stop();
 }

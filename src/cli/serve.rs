@@ -180,6 +180,7 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             store,
             scheduler: scheduler.clone(),
             block_height,
+            http_metrics: crate::http::metrics::HttpMetrics::default(),
             max_body_bytes: config.max_body_bytes,
             cu: Some(cu.clone()),
             hyperbeam,

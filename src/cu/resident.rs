@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
-use super::held::{Context, Held};
 use super::CuError;
+use super::held::{Context, Held};
 use crate::exec::Shard;
 
 /// The node-wide budget and what is resident under it.

@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 
 use super::cron_page::CronQuery;
 use super::held::{Context, Held};
-use super::resident::{Executor, evict_idle, with_held};
 use super::query::ResultsQuery;
+use super::resident::{Executor, evict_idle, with_held};
 use super::results;
 use super::{CuError, Outbox};
 use crate::ao::Id;

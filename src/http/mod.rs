@@ -7,6 +7,7 @@ pub mod cu;
 pub mod gateway;
 pub mod hbu;
 pub mod meta;
+pub mod metrics;
 pub mod mu;
 pub mod query;
 pub mod response;
@@ -61,6 +62,8 @@ pub struct NodeState {
     pub cu: Option<Arc<crate::cu::ComputeUnit>>,
     /// HyperBEAM mode (config `hyperbeam-url`): the CU routes HyperBEAM calls.
     pub hyperbeam: Option<Arc<crate::cu::hbu::HyperBeam>>,
+    /// Requests answered and their latency, for `/metrics`.
+    pub http_metrics: metrics::HttpMetrics,
 }
 
 /// Serve HTTP on `listener` until `shutdown` completes, then let open requests finish.
@@ -111,9 +114,11 @@ pub async fn serve(
 
 /// Run the router in its own task so that a panic answers 500 instead of dropping the socket.
 async fn handle(state: Arc<NodeState>, req: Request<Incoming>) -> HttpResponse {
+    let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let response = match tokio::spawn(async move { route(&state, req).await }).await {
+    let routed = state.clone();
+    let response = match tokio::spawn(async move { route(&routed, req).await }).await {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => error.into_response(),
         Err(join_error) => {
@@ -121,7 +126,11 @@ async fn handle(state: Arc<NodeState>, req: Request<Incoming>) -> HttpResponse {
             ApiError::internal("the handler failed; the node logged the details").into_response()
         }
     };
-    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    let status = response.status().as_u16();
+    state
+        .http_metrics
+        .observe(&method, &path, status, started.elapsed());
+    tracing::debug!(%method, %path, status, "request");
     response
 }
 
@@ -140,6 +149,10 @@ pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResp
         (["raw", id], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             gateway::raw(state, id, req.method() == Method::HEAD).await
+        }
+        (["metrics"], _) => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            metrics::get(state)
         }
         (["healthcheck"], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
