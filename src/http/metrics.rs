@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn routes_are_templates() {
-        let id = "a".repeat(43);
+        let id = "A".repeat(43);
         assert_eq!(route_template("/"), "/");
         assert_eq!(route_template(&format!("/result/{id}")), "/result/{id}");
         assert_eq!(route_template(&format!("/{id}")), "/{process}");
