@@ -215,22 +215,16 @@ impl Snapshot {
             );
         }
         let hashing = crate::hash::shared().stats();
-        series.push(Series {
-            name: "aocu_hashed_bytes",
-            help: "Bytes hashed by the node's hasher, by engine",
-            samples: vec![
-                (engine("cpu"), Value::Counter(hashing.cpu_bytes)),
-                (engine("gpu"), Value::Counter(hashing.gpu_bytes)),
-            ],
-        });
-        series.push(Series {
-            name: "aocu_hash_batches",
-            help: "Batches hashed by the node's hasher, by engine",
-            samples: vec![
-                (engine("cpu"), Value::Counter(hashing.cpu_batches)),
-                (engine("gpu"), Value::Counter(hashing.gpu_batches)),
-            ],
-        });
+        series.push(per_engine(
+            "aocu_hashed_bytes",
+            "Bytes hashed by the node's hasher, by engine",
+            [hashing.cpu_bytes, hashing.gpu_bytes],
+        ));
+        series.push(per_engine(
+            "aocu_hash_batches",
+            "Batches hashed by the node's hasher, by engine",
+            [hashing.cpu_batches, hashing.gpu_batches],
+        ));
         series.push(Series {
             name: "aocu_gpu_busy_seconds",
             help: "Time from GPU batch submission to digests back",
@@ -302,8 +296,17 @@ fn executor_series(stats: &[crate::exec::ExecutorStats]) -> Vec<Series> {
     ]
 }
 
-fn engine(name: &str) -> Labels {
-    vec![("engine", name.to_string())]
+/// A counter with one series per hashing engine: `[cpu, gpu]`.
+fn per_engine(name: &'static str, help: &'static str, [cpu, gpu]: [u64; 2]) -> Series {
+    let engine = |name: &str| vec![("engine", name.to_string())];
+    Series {
+        name,
+        help,
+        samples: vec![
+            (engine("cpu"), Value::Counter(cpu)),
+            (engine("gpu"), Value::Counter(gpu)),
+        ],
+    }
 }
 
 fn saturating_i64(v: u64) -> i64 {
