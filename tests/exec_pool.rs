@@ -244,6 +244,54 @@ fn full_queue_pushes_back() {
 }
 
 #[test]
+fn urgent_jobs_run_at_the_next_job_boundary_ahead_of_the_queue() {
+    let pool: Pool<Vec<&'static str>> = Pool::unpinned(n(1), n(8)).unwrap();
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (release, blocked) = mpsc::channel::<()>();
+    // A long evaluation of `busy` runs; four more jobs of other processes wait behind it.
+    let running = pool
+        .try_submit("busy", move |s| {
+            started_tx.send(()).unwrap();
+            let released = blocked.recv_timeout(Duration::from_secs(30)).is_ok();
+            s.get_or_insert_with("log", Vec::new).push("running");
+            released
+        })
+        .unwrap();
+    started.recv().unwrap();
+    let log = |entry: &'static str| {
+        move |s: &mut Shard<Vec<&'static str>>| s.get_or_insert_with("log", Vec::new).push(entry)
+    };
+    let queued: Vec<_> = ["q1", "q2", "q3", "q4"]
+        .into_iter()
+        .map(|entry| pool.try_submit(entry, log(entry)).unwrap())
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let urgent = {
+        let pool = &pool;
+        runtime.block_on(async move {
+            let urgent = pool.submit_urgent("dry", log("urgent"));
+            let mut urgent = Box::pin(urgent);
+            let mut cx = Context::from_waker(Waker::noop());
+            // Queued, not run: the running job ends first (a job boundary).
+            assert!(matches!(urgent.as_mut().poll(&mut cx), Poll::Pending));
+            release.send(()).unwrap();
+            urgent.await
+        })
+    };
+    urgent.unwrap();
+    assert!(running.wait().unwrap());
+    for q in queued {
+        q.wait().unwrap();
+    }
+    let seen = pool
+        .submit_blocking("log", |s| s.get("log").cloned().unwrap_or_default())
+        .unwrap();
+    assert_eq!(seen, ["running", "urgent", "q1", "q2", "q3", "q4"]);
+}
+
+#[test]
 fn a_panicking_job_is_an_error_and_the_executor_survives() {
     let pool: Pool<String> = Pool::unpinned(n(1), n(8)).unwrap();
     pool.submit_blocking("good", |s| s.insert("good", "kept".into()))

@@ -138,7 +138,7 @@ impl ComputeUnit {
             None => self.latest_slot(process_id).await?,
         };
         let (next, outboxes) = self
-            .on_held(process_id, move |ctx, pid, held, executor| {
+            .on_held(process_id, Lane::Queue, move |ctx, pid, held, executor| {
                 let outboxes = held.advance(ctx, pid, to, executor)?;
                 Ok((held.next_slot(), outboxes))
             })
@@ -150,22 +150,23 @@ impl ComputeUnit {
     /// Run `work` on the process' executor with its held state (loaded when it is not
     /// resident), then keep the node within its memory budget: the executor drops its own
     /// least recently used processes, and when that is not enough the others are asked to.
-    async fn on_held<R, W>(&self, process_id: &str, work: W) -> Result<R, CuError>
+    async fn on_held<R, W>(&self, process_id: &str, lane: Lane, work: W) -> Result<R, CuError>
     where
         R: Send + 'static,
         W: FnOnce(&Context, &str, &mut Held, Executor) -> Result<R, CuError> + Send + 'static,
     {
         let ctx = self.ctx.clone();
         let pid = process_id.to_string();
-        let outcome = self
-            .pool
-            .submit(process_id, move |shard: &mut Shard<Held>| {
-                with_held(shard, &ctx, &pid, |held, executor| {
-                    work(&ctx, &pid, held, executor)
-                })
+        let job = move |shard: &mut Shard<Held>| {
+            with_held(shard, &ctx, &pid, |held, executor| {
+                work(&ctx, &pid, held, executor)
             })
-            .await
-            .map_err(exec_error)?;
+        };
+        let outcome = match lane {
+            Lane::Queue => self.pool.submit(process_id, job).await,
+            Lane::Urgent => self.pool.submit_urgent(process_id, job).await,
+        }
+        .map_err(exec_error)?;
         if self.ctx.budget.over() {
             self.relieve(self.pool.executor_for(process_id));
         }
@@ -307,7 +308,7 @@ impl ComputeUnit {
         let to = self.latest_slot(process_id).await?;
         let horizon = super::cron::horizon(crate::clock::now_ms());
         let outboxes = self
-            .on_held(process_id, move |ctx, pid, held, executor| {
+            .on_held(process_id, Lane::Queue, move |ctx, pid, held, executor| {
                 let mut outboxes = held.advance(ctx, pid, to, executor)?;
                 outboxes.extend(held.advance_crons(ctx, pid, horizon, executor)?);
                 Ok(outboxes)
@@ -322,8 +323,10 @@ impl ComputeUnit {
     pub async fn dry_run(&self, process: &Id, body: Map<String, Value>) -> Result<Value, CuError> {
         let process_id = &process.to_string();
         let to = self.latest_slot(process_id).await?;
+        // The urgent lane: a dry-run waits for the evaluation running now on its executor,
+        // never for the other processes' jobs queued there.
         let (result, outboxes) = self
-            .on_held(process_id, move |ctx, pid, held, executor| {
+            .on_held(process_id, Lane::Urgent, move |ctx, pid, held, executor| {
                 let outboxes = held.advance(ctx, pid, to, executor)?;
                 let result = held.dry_run(pid, body)?;
                 Ok((result, outboxes))
@@ -338,7 +341,7 @@ impl ComputeUnit {
         let process_id = &process.to_string();
         let to = self.latest_slot(process_id).await?;
         let ((slot, memory), outboxes) = self
-            .on_held(process_id, move |ctx, pid, held, executor| {
+            .on_held(process_id, Lane::Queue, move |ctx, pid, held, executor| {
                 let outboxes = held.advance(ctx, pid, to, executor)?;
                 Ok((held.memory(), outboxes))
             })
@@ -371,7 +374,7 @@ impl ComputeUnit {
         if self.ctx.store.process(&process_id)?.is_none() {
             return Err(CuError::UnknownProcess(process_id));
         }
-        self.on_held(&process_id, |ctx, pid, held, _| {
+        self.on_held(&process_id, Lane::Queue, |ctx, pid, held, _| {
             held.checkpoint(ctx, pid)?;
             Ok(held.next_slot().checked_sub(1))
         })
@@ -462,6 +465,15 @@ impl ComputeUnit {
             }
         }
     }
+}
+
+/// Which of its executor's lanes a job takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// Behind every job queued on the executor (evaluation, in order).
+    Queue,
+    /// At the executor's next job boundary, ahead of its queue (dry-runs).
+    Urgent,
 }
 
 /// An executor failure as a CU error: a full queue is "busy" (503), the rest a node fault.

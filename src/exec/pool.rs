@@ -60,6 +60,8 @@ struct Job<S> {
 /// The handle of one executor thread.
 struct Executor<S> {
     queue: Option<mpsc::Sender<Job<S>>>,
+    /// Jobs that run before anything in `queue` (dry-runs): at the next job boundary.
+    urgent: Option<mpsc::Sender<Job<S>>>,
     counters: Arc<Counters>,
     discard: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -70,7 +72,10 @@ struct Executor<S> {
 /// A job for process `p` runs on executor [`executor_for`]`(p, pool.len())`, after every job
 /// submitted for `p` before it (one FIFO queue per executor), and with `&mut` access to that
 /// executor's shard. Executors have separate bounded queues: a full or busy executor makes only
-/// its own submitters wait. Dropping the pool drains the queues and joins the threads.
+/// its own submitters wait. Each executor also has an urgent lane ([`Pool::submit_urgent`])
+/// whose jobs run at its next job boundary, ahead of its queue: a read that must not wait for
+/// other processes' backlog goes there. Dropping the pool drains the queues and joins the
+/// threads.
 pub struct Pool<S: Send + 'static> {
     executors: Vec<Executor<S>>,
     monitor: PoolMonitor,
@@ -178,6 +183,29 @@ impl<S: Send + 'static> Pool<S> {
         self.enqueue(route, job).await?.result().await
     }
 
+    /// Run `job` at its executor's next job boundary, ahead of every job in that executor's
+    /// queue (the job running now finishes first), and await its result. The urgent lane is
+    /// bounded as the queue is: when it is full this fails at once with [`ExecError::Busy`].
+    /// Jobs for one process keep their order within each lane, not across the two.
+    pub async fn submit_urgent<'a, R, F>(
+        &self,
+        route: impl Into<Route<'a>>,
+        job: F,
+    ) -> Result<R, ExecError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Shard<S>) -> R + Send + 'static,
+    {
+        let (executor, job, pending) = self.prepare(route.into(), job)?;
+        let lane = self
+            .executors
+            .get(executor)
+            .and_then(|e| e.urgent.as_ref())
+            .ok_or(ExecError::ShutDown)?;
+        self.try_send(executor, lane, job)?;
+        pending.result().await
+    }
+
     /// Queue `job` and block until its result is there; blocks for queue space when full.
     /// Meant for threads outside the async runtime (CLI, benches).
     pub fn submit_blocking<'a, R, F>(
@@ -204,8 +232,18 @@ impl<S: Send + 'static> Pool<S> {
         F: FnOnce(&mut Shard<S>) -> R + Send + 'static,
     {
         let (executor, job, pending) = self.prepare(route.into(), job)?;
-        let queue = self.queue(executor)?;
-        queue.try_send(job).map_err(|e| match e {
+        self.try_send(executor, self.queue(executor)?, job)?;
+        Ok(pending)
+    }
+
+    /// Put `job` on `lane` of `executor` if it has room, else fail with [`ExecError::Busy`].
+    fn try_send(
+        &self,
+        executor: usize,
+        lane: &mpsc::Sender<Job<S>>,
+        job: Job<S>,
+    ) -> Result<(), ExecError> {
+        lane.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => ExecError::Busy {
                 executor,
                 capacity: self.executors[executor].counters.capacity,
@@ -213,7 +251,7 @@ impl<S: Send + 'static> Pool<S> {
             mpsc::error::TrySendError::Closed(_) => ExecError::ShutDown,
         })?;
         self.queued(executor);
-        Ok(pending)
+        Ok(())
     }
 
     /// Queue `job`, awaiting queue space when the executor is full; the result comes later.
@@ -261,8 +299,9 @@ impl<S: Send + 'static> Pool<S> {
             if mode == Shutdown::Discard {
                 executor.discard.store(true, Relaxed);
             }
-            // The last sender gone, the executor's receive loop ends after the queued jobs.
+            // The last senders gone, the executor's receive loop ends after the queued jobs.
             executor.queue = None;
+            executor.urgent = None;
         }
         for executor in &mut self.executors {
             if let Some(thread) = executor.thread.take()
@@ -354,6 +393,7 @@ fn spawn_executor<S: Send + 'static>(
     capacity: usize,
 ) -> Result<Executor<S>, ExecError> {
     let (tx, rx) = mpsc::channel(capacity);
+    let (urgent_tx, urgent_rx) = mpsc::channel(capacity);
     let counters = Arc::new(Counters::new(index, cpu, capacity));
     let discard = Arc::new(AtomicBool::new(false));
     let thread = std::thread::Builder::new()
@@ -361,21 +401,51 @@ fn spawn_executor<S: Send + 'static>(
         .spawn({
             let counters = counters.clone();
             let discard = discard.clone();
-            move || run_executor(Shard::new(index, cpu), rx, &counters, &discard)
+            let lanes = Lanes {
+                queue: rx,
+                urgent: urgent_rx,
+            };
+            move || run_executor(Shard::new(index, cpu), lanes, &counters, &discard)
         })
         .map_err(|source| ExecError::Spawn { index, source })?;
     Ok(Executor {
         queue: Some(tx),
+        urgent: Some(urgent_tx),
         counters,
         discard,
         thread: Some(thread),
     })
 }
 
-/// The executor thread: pin, then run jobs in queue order until the queue closes.
+/// The receiving ends of an executor's two lanes.
+struct Lanes<S> {
+    queue: mpsc::Receiver<Job<S>>,
+    urgent: mpsc::Receiver<Job<S>>,
+}
+
+impl<S> Lanes<S> {
+    /// The next job: an urgent one when there is one, else the queue's next; `None` once
+    /// both lanes are closed and empty.
+    fn next(&mut self) -> Option<Job<S>> {
+        if let Ok(job) = self.urgent.try_recv() {
+            return Some(job);
+        }
+        block_on(async {
+            tokio::select! {
+                biased;
+                Some(job) = self.urgent.recv() => Some(job),
+                job = self.queue.recv() => job,
+            }
+        })
+        .or_else(|| self.urgent.try_recv().ok())
+    }
+}
+
+/// The executor thread: pin, then run jobs (urgent ones first, each lane in its order) until
+/// both lanes close.
 fn run_executor<S>(
     mut shard: Shard<S>,
-    mut queue: mpsc::Receiver<Job<S>>,
+    mut lanes: Lanes<S>,
     counters: &Counters,
     discard: &AtomicBool,
 ) {
@@ -391,7 +461,7 @@ fn run_executor<S>(
         shard.set_pinned(pinned);
         counters.pinned.store(pinned, Relaxed);
     }
-    while let Some(job) = queue.blocking_recv() {
+    while let Some(job) = lanes.next() {
         counters.queued.fetch_sub(1, Relaxed);
         if discard.load(Relaxed) {
             continue; // dropping the job drops its result sender: the submitter sees ShutDown
