@@ -8,6 +8,7 @@ mod config_check;
 mod eval;
 pub mod hash;
 mod info;
+mod install;
 mod module;
 mod serve;
 
@@ -54,6 +55,9 @@ pub enum Command {
     /// Measure this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Install this binary, its systemd unit, sysusers and tmpfiles snippets and a commented
+    /// default configuration (idempotent; a changed configuration is kept without --force).
+    Install(install::InstallArgs),
 }
 
 /// `aocu bench ...`
@@ -115,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench(BenchCommand::Hash(args)) => {
             bench::run_hash(&load_config(&cli.config, &cli.set, &[])?, &args)
         }
+        Command::Install(args) => install::run(&args),
         Command::Module(command) => {
             let flags = match &command {
                 module::ModuleCommand::Add(args) => args.config_flags(),
