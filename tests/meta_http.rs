@@ -146,3 +146,113 @@ fn sigterm_stops_the_server_cleanly() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Lines of a child's stderr, as they come.
+fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead as _;
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The first line containing `needle` within 20 s (panics naming what came instead).
+fn wait_for(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    wait_past(lines, needle).0
+}
+
+/// The first line containing `needle`, and the lines before it.
+fn wait_past(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> (String, Vec<String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return (line, seen),
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    panic!("no line with {needle:?}; got:\n{}", seen.join("\n"));
+}
+
+#[cfg(unix)]
+#[test]
+fn sighup_reloads_the_log_filter_and_names_what_waits_for_a_restart() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("aocu.toml");
+    std::fs::write(&config, "log = \"info\"\n").unwrap();
+    let mut child = common::aocu()
+        .env("AOCU_GATEWAYS", "[]")
+        .env_remove("RUST_LOG")
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(&mut child);
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("aocu listening on http://")
+        .unwrap()
+        .to_string();
+    let get = |path: &str| {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).unwrap();
+        common::parse_response(&out).0
+    };
+    wait_for(&lines, "node started");
+    let pid = child.id() as i32;
+
+    // At `info`, a request is not logged.
+    assert_eq!(get("/healthcheck"), 200);
+    std::fs::write(
+        &config,
+        "log = \"info,aocu=debug\"\nnode-name = \"rack-7\"\n",
+    )
+    .unwrap();
+    // SAFETY: kill(2) with a valid pid of our own child and a standard signal.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let (reloaded, before) = wait_past(&lines, "SIGHUP: configuration reloaded");
+    assert!(
+        !before.iter().any(|l| l.contains("/healthcheck")),
+        "{before:?}"
+    );
+    assert!(reloaded.contains("aocu=debug"), "{reloaded}");
+    assert!(reloaded.contains("node-name"), "{reloaded}");
+    // The new filter is in force: request lines are logged at debug now.
+    assert_eq!(get("/healthcheck"), 200);
+    wait_for(&lines, "/healthcheck");
+
+    // A bad file changes nothing, and says so; the node goes on serving.
+    std::fs::write(&config, "log = [\n").unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    wait_for(&lines, "the configuration is invalid; nothing changed");
+    assert_eq!(get("/healthcheck"), 200);
+
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(child.wait().unwrap().success());
+}

@@ -10,6 +10,7 @@ pub mod hash;
 mod info;
 mod install;
 mod module;
+mod reload;
 mod serve;
 
 use std::path::PathBuf;
@@ -101,7 +102,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Info(args) => info::run(&load_config(&cli.config, &cli.set, &[])?, &args),
         Command::Serve(args) => {
             let flags = args.config_flags();
-            serve::run(load_config(&cli.config, &cli.set, &flags)?)
+            let (file, set) = (cli.config.clone(), cli.set.clone());
+            let reload = move || load_config(&file, &set, &flags);
+            serve::run(reload()?, Box::new(reload))
         }
         Command::Eval(args) => eval::run(&load_config(&cli.config, &cli.set, &[])?, &args),
         Command::Config(ConfigCommand::Check(args)) => {
@@ -151,22 +154,22 @@ fn parse_key_value(text: &str) -> Result<(String, String), NotKeyValue> {
         .ok_or_else(|| NotKeyValue(text.to_string()))
 }
 
-/// Start `tracing` output on stderr with the configured filter (`RUST_LOG` wins).
-pub fn init_logging(filter: &str) {
-    // GL adapter probing logs EGL failures as errors on every machine without a GL driver;
-    // discovery reports what it found itself, so those lines are noise unless asked for.
-    let filter = if filter.contains("wgpu_hal") {
-        filter.to_string()
-    } else {
-        format!("{filter},wgpu_hal::gles=off")
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&filter))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Start `tracing` output on stderr with the configured filter (`RUST_LOG` wins). The handle
+/// changes the filter later (a SIGHUP reload); it is `None` when `RUST_LOG` set it, or when
+/// logging was already started.
+pub fn init_logging(filter: &str) -> Option<reload::LogFilter> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let from_env = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    let fixed = from_env.is_some();
+    let filter = from_env.unwrap_or_else(|| reload::log_filter(filter));
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let started = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .try_init()
+        .is_ok();
+    (started && !fixed).then(|| reload::LogFilter::new(handle))
 }
 
 #[cfg(test)]

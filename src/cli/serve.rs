@@ -43,10 +43,10 @@ impl ServeArgs {
 }
 
 /// Run the node until a shutdown signal.
-pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
+pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outcome> {
     let config = loaded.config;
     let unused = loaded.unused;
-    super::init_logging(&config.log);
+    let log = super::init_logging(&config.log);
     // A bad `executors` key stops the node here, before it listens (and before GPU discovery),
     // with the reason.
     let plan =
@@ -195,6 +195,8 @@ pub fn run(loaded: Loaded) -> anyhow::Result<Outcome> {
             });
         }
         let shutdown = shutdown_signal()?;
+        #[cfg(unix)]
+        super::reload::Reloader::new(reload, config.clone(), log).on_sighup()?;
         // The first line on stdout is the address: scripts and tests read it (port 0).
         println!("aocu listening on http://{addr}");
         tracing::info!(%addr, profile = state.profile.as_ref().map(|m| m.profile.name.as_str()), "node started");

@@ -1,0 +1,188 @@
+//! SIGHUP: read the configuration again (the same file, environment and flags) and apply what
+//! can change while the node runs, without dropping a connection; say in the log what changed,
+//! and which changed keys wait for a restart.
+//!
+//! Applied live: `log` (the filter, unless `RUST_LOG` set it). Every other key is read and
+//! validated (a bad file changes nothing and says why) and, when it differs from the running
+//! value, logged as needing a restart.
+
+use std::sync::Mutex;
+
+use serde_json::Value;
+use tracing_subscriber::{EnvFilter, Registry};
+
+use crate::config::{Config, Loaded};
+
+/// Loads the configuration again, as at start.
+pub type Loader = Box<dyn Fn() -> anyhow::Result<Loaded> + Send + Sync>;
+
+/// The log filter as configured: `filter`, with wgpu's GL probing quieted unless asked for.
+pub fn log_filter(filter: &str) -> EnvFilter {
+    // GL adapter probing logs EGL failures as errors on every machine without a GL driver;
+    // discovery reports what it found itself, so those lines are noise unless asked for.
+    let filter = if filter.contains("wgpu_hal") {
+        filter.to_string()
+    } else {
+        format!("{filter},wgpu_hal::gles=off")
+    };
+    EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// The running log filter, to change on reload.
+#[derive(Debug)]
+pub struct LogFilter {
+    handle: tracing_subscriber::reload::Handle<EnvFilter, Registry>,
+}
+
+impl LogFilter {
+    /// Wrap the handle [`super::init_logging`] made.
+    pub fn new(handle: tracing_subscriber::reload::Handle<EnvFilter, Registry>) -> LogFilter {
+        LogFilter { handle }
+    }
+
+    fn set(&self, filter: &str) -> Result<(), String> {
+        self.handle
+            .reload(log_filter(filter))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// What one reload found: the keys applied and those that wait for a restart.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Keys applied now, as `key: old -> new`.
+    pub applied: Vec<String>,
+    /// Keys that changed but apply at the next start.
+    pub on_restart: Vec<String>,
+}
+
+/// The node's configuration as it runs, and what may change in it.
+pub struct Reloader {
+    loader: Loader,
+    running: Mutex<Config>,
+    log: Option<LogFilter>,
+}
+
+impl Reloader {
+    /// A reloader for a node started with `running`.
+    pub fn new(loader: Loader, running: Config, log: Option<LogFilter>) -> Reloader {
+        Reloader {
+            loader,
+            running: Mutex::new(running),
+            log,
+        }
+    }
+
+    /// Read the configuration again and apply it; an invalid one changes nothing.
+    pub fn reload(&self) -> anyhow::Result<Changes> {
+        let loaded = (self.loader)()?;
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut changes = Changes::default();
+        for (key, old, new) in differences(&running, &loaded.config) {
+            match key.as_str() {
+                "log" => match &self.log {
+                    Some(log) => {
+                        log.set(&loaded.config.log)
+                            .map_err(|e| anyhow::anyhow!("key `log`: {e}"))?;
+                        running.log = loaded.config.log.clone();
+                        changes.applied.push(format!("{key}: {old} -> {new}"));
+                    }
+                    None => changes
+                        .on_restart
+                        .push(format!("{key} (RUST_LOG sets the filter)")),
+                },
+                _ => changes.on_restart.push(key),
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Reload on every SIGHUP, for as long as the runtime runs.
+    #[cfg(unix)]
+    pub fn on_sighup(self) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match self.reload() {
+                    Ok(changes) => tracing::info!(
+                        applied = ?changes.applied,
+                        on_restart = ?changes.on_restart,
+                        "SIGHUP: configuration reloaded"
+                    ),
+                    Err(e) => tracing::warn!(
+                        error = format!("{e:#}"),
+                        "SIGHUP: the configuration is invalid; nothing changed"
+                    ),
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// The top-level keys whose values differ, with both values as JSON text.
+fn differences(old: &Config, new: &Config) -> Vec<(String, String, String)> {
+    let (Ok(Value::Object(old)), Ok(Value::Object(new))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return Vec::new();
+    };
+    new.iter()
+        .filter(|(key, value)| old.get(*key) != Some(value))
+        .map(|(key, value)| {
+            let before = old.get(key).map_or_else(String::new, Value::to_string);
+            (key.clone(), before, value.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_name_the_changed_keys() {
+        let old = Config::default();
+        let mut new = old.clone();
+        assert!(differences(&old, &new).is_empty());
+        new.log = "debug".into();
+        new.node_name = "rack-7".into();
+        let keys: Vec<String> = differences(&old, &new).into_iter().map(|d| d.0).collect();
+        assert_eq!(keys, ["node-name", "log"], "in the order of the keys");
+    }
+
+    #[test]
+    fn without_a_log_handle_everything_waits_for_a_restart() {
+        let changed = Config {
+            log: "debug".into(),
+            max_body_bytes: 1,
+            ..Config::default()
+        };
+        let reloader = Reloader::new(
+            Box::new(move || {
+                Ok(Loaded {
+                    config: changed.clone(),
+                    file: None,
+                    overrides: Vec::new(),
+                    unused: Vec::new(),
+                })
+            }),
+            Config::default(),
+            None,
+        );
+        let changes = reloader.reload().unwrap();
+        assert!(changes.applied.is_empty());
+        assert_eq!(
+            changes.on_restart,
+            ["log (RUST_LOG sets the filter)", "max-body-bytes"]
+        );
+        let failing = Reloader::new(
+            Box::new(|| Err(anyhow::anyhow!("line 3: bad"))),
+            Config::default(),
+            None,
+        );
+        assert!(failing.reload().is_err());
+    }
+}
