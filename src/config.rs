@@ -99,6 +99,14 @@ pub struct Config {
     /// `/snapshot`, `/state`, `/status`) and reads cold processes from its scheduler; empty,
     /// it does not.
     pub hyperbeam_url: String,
+    /// Process IDs this node evaluates and serves; empty: every process (`ALLOW_PROCESSES`).
+    pub allow_processes: Vec<String>,
+    /// Process IDs it refuses, whatever the allow-lists say (`RESTRICT_PROCESSES`).
+    pub deny_processes: Vec<String>,
+    /// Owner addresses whose processes it evaluates; empty: every owner (`ALLOW_OWNERS`).
+    pub allow_owners: Vec<String>,
+    /// Requests a minute one client (IP address, IPv6 /64) may send; 0: no limit.
+    pub rate_limit_per_minute: u32,
 }
 
 impl Default for Config {
@@ -133,6 +141,10 @@ impl Default for Config {
             wallet: PathBuf::new(),
             hash_engine: crate::hash::Engine::Auto,
             hyperbeam_url: String::new(),
+            allow_processes: Vec::new(),
+            deny_processes: Vec::new(),
+            allow_owners: Vec::new(),
+            rate_limit_per_minute: 0,
         }
     }
 }
@@ -173,6 +185,19 @@ impl Config {
             tls: self.tls(),
             retry: crate::net::RetryPolicy::default(),
         }
+    }
+
+    /// The access lists (`allow-processes`, `deny-processes`, `allow-owners`), checked.
+    pub fn access(&self) -> Result<crate::access::Access, ConfigError> {
+        crate::access::Access::new(
+            &self.allow_processes,
+            &self.deny_processes,
+            &self.allow_owners,
+        )
+        .map_err(|e| ConfigError::Value {
+            key: e.key.to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// Where the node wallet lives: the `wallet` key, or `<state-dir>/wallet.json`.
@@ -328,6 +353,7 @@ pub fn load(
 
 /// Checks beyond the types: values that would only fail later, at first use.
 fn check_values(config: &Config) -> Result<(), ConfigError> {
+    config.access()?;
     if !config.hyperbeam_url.is_empty() {
         crate::net::Url::parse(&config.hyperbeam_url).map_err(|e| ConfigError::Value {
             key: "hyperbeam-url".into(),

@@ -13,6 +13,7 @@ use super::held::{Context, Held};
 use super::query::ResultsQuery;
 use super::results;
 use super::{CuError, Outbox};
+use crate::access::Access;
 use crate::ao::Id;
 use crate::arweave::Gateways;
 use crate::exec::{ExecError, Pool, Shard};
@@ -20,12 +21,15 @@ use crate::sched::NodeScheduler;
 use crate::sched::remote::{RemoteError, RemoteSchedulers};
 use crate::store::{ProcessRecord, Store};
 
-/// Options of a Compute Unit (config key `eager-evaluation`; the checkpoint cadence,
-/// `checkpoint-every-*`, is in [`Context::checkpoints`](super::Context)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Options of a Compute Unit (config keys `eager-evaluation`, `allow-processes`,
+/// `deny-processes`, `allow-owners`; the checkpoint cadence, `checkpoint-every-*`, is in
+/// [`Context::checkpoints`](super::Context)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     /// Evaluate newly scheduled messages in the background instead of waiting for a read.
     pub eager: bool,
+    /// Which processes and owners may be used on this node.
+    pub access: Arc<Access>,
 }
 
 /// The memory of a process at a slot (`GET /state`).
@@ -111,8 +115,28 @@ impl ComputeUnit {
     }
 
     /// Its settings.
-    pub fn settings(&self) -> Settings {
-        self.settings
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// May `process_id` be used on this node (config `allow-processes`, `deny-processes`,
+    /// `allow-owners`)? Every entry point asks first, before it reads, fetches or evaluates
+    /// anything. A process that is not stored yet passes the owner check here: its discovery
+    /// (remote SU, HyperBEAM) checks the owner before it keeps anything.
+    pub fn admit(&self, process_id: &str) -> Result<(), CuError> {
+        let access = &self.settings.access;
+        if access.is_open() {
+            return Ok(());
+        }
+        if let Ok(id) = process_id.parse::<Id>() {
+            access.process(&id)?;
+        }
+        if access.checks_owners()
+            && let Some(record) = self.ctx.store.process(process_id)?
+        {
+            access.owner(process_id, &record.owner)?;
+        }
+        Ok(())
     }
 
     /// Evaluate `process` up to slot `to` (inclusive; `None`: its latest slot). Returns the
@@ -122,6 +146,7 @@ impl ComputeUnit {
     }
 
     async fn advance(&self, process_id: &str, to: Option<u64>) -> Result<u64, CuError> {
+        self.admit(process_id)?;
         let to = match to {
             Some(slot) => {
                 if let Some(record) = self.ctx.store.process(process_id)? {
@@ -191,6 +216,7 @@ impl ComputeUnit {
     /// `GET /result/{message}?process-id=`: the result of a message, evaluating up to it.
     pub async fn result(&self, process: &Id, message: &Id) -> Result<Value, CuError> {
         let (process_id, message_id) = (&process.to_string(), &message.to_string());
+        self.admit(process_id)?;
         let slot = match self.ctx.store.slot_of(message_id, process_id)? {
             Some(slot) => slot,
             None => {
@@ -223,6 +249,7 @@ impl ComputeUnit {
     /// The result stored at a slot, evaluating up to it (`/{pid}~process@1.0/compute`).
     pub async fn result_at(&self, process: &Id, slot: u64) -> Result<Value, CuError> {
         let process_id = &process.to_string();
+        self.admit(process_id)?;
         if let Some(stored) = self.ctx.store.result(process_id, slot)? {
             return Ok(stored.result);
         }
@@ -248,6 +275,7 @@ impl ComputeUnit {
     /// `GET /results/{process}`: a page of results, after evaluating up to the range's end.
     pub async fn results(&self, process: &Id, query: &ResultsQuery) -> Result<Value, CuError> {
         let process_id = &process.to_string();
+        self.admit(process_id)?;
         let record = self.record(process_id).await?;
         let store = &self.ctx.store;
         let range = results::slot_range(store, process_id, record.next_slot, query)?;
@@ -263,6 +291,7 @@ impl ComputeUnit {
     /// second), then answer a page of cron results.
     pub async fn cron(&self, process: &Id, query: &CronQuery) -> Result<Value, CuError> {
         let process_id = &process.to_string();
+        self.admit(process_id)?;
         let to = self.latest_slot(process_id).await?;
         let horizon = super::cron::horizon(crate::clock::now_ms());
         let ctx = self.ctx.clone();
@@ -286,6 +315,7 @@ impl ComputeUnit {
     /// the state stays as if it never happened.
     pub async fn dry_run(&self, process: &Id, body: Map<String, Value>) -> Result<Value, CuError> {
         let process_id = &process.to_string();
+        self.admit(process_id)?;
         let to = self.latest_slot(process_id).await?;
         let ctx = self.ctx.clone();
         let pid = process_id.to_string();
@@ -307,6 +337,7 @@ impl ComputeUnit {
     /// `GET /state/{process}`: the memory after the latest slot.
     pub async fn state(&self, process: &Id) -> Result<State, CuError> {
         let process_id = &process.to_string();
+        self.admit(process_id)?;
         let to = self.latest_slot(process_id).await?;
         let ctx = self.ctx.clone();
         let pid = process_id.to_string();
@@ -345,6 +376,7 @@ impl ComputeUnit {
     /// evaluated yet (there is no memory to keep).
     pub async fn checkpoint(&self, process: &Id) -> Result<Option<u64>, CuError> {
         let process_id = process.to_string();
+        self.admit(&process_id)?;
         if self.ctx.store.process(&process_id)?.is_none() {
             return Err(CuError::UnknownProcess(process_id));
         }
@@ -459,6 +491,7 @@ fn remote_error(e: RemoteError) -> CuError {
     match e {
         RemoteError::NotFound(process) => CuError::UnknownProcess(process),
         RemoteError::Store(e) => CuError::Store(e),
+        RemoteError::Refused(refused) => CuError::Refused(refused),
         other => CuError::Remote(other.to_string()),
     }
 }
