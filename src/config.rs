@@ -663,6 +663,24 @@ mod tests {
     }
 
     #[test]
+    fn access_lists_from_hyperbeams_environment_are_checked() {
+        let (a, b) = (crate::ao::b64url(&[1; 32]), crate::ao::b64url(&[2; 32]));
+        let env = |extra: (&str, String)| {
+            vec![
+                ("UNIT_MODE".to_string(), "hbu".to_string()),
+                ("HB_URL".to_string(), "http://localhost:8734".to_string()),
+                (extra.0.to_string(), extra.1),
+            ]
+        };
+        let c = load(None, env(("ALLOW_PROCESSES", format!("{a}, {b}"))), &[]).unwrap();
+        assert_eq!(c.config.allow_processes, vec![a.clone(), b.clone()]);
+        let c = load(None, env(("RESTRICT_PROCESSES", b.clone())), &[]).unwrap();
+        assert_eq!(c.config.deny_processes, vec![b]);
+        let err = load(None, env(("ALLOW_OWNERS", format!("{a},nobody"))), &[]).unwrap_err();
+        assert!(err.to_string().contains("allow-owners"), "{err}");
+    }
+
+    #[test]
     fn env_names() {
         assert_eq!(env_name("state-dir"), "AOCU_STATE_DIR");
         assert_eq!(env_name("limits.max-memory"), "AOCU_LIMITS_MAX_MEMORY");
