@@ -196,8 +196,15 @@ impl ComputeUnit {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&pid);
-            if let Err(e) = cu.advance(&pid, None).await {
-                tracing::warn!(process = %pid, error = %e, "background evaluation failed");
+            match cu.advance(&pid, None).await {
+                Ok(_) => {}
+                // The operator's choice, not a failure: logged quietly.
+                Err(CuError::Refused(e)) => {
+                    tracing::debug!(process = %pid, reason = %e, "no background evaluation");
+                }
+                Err(e) => {
+                    tracing::warn!(process = %pid, error = %e, "background evaluation failed");
+                }
             }
         });
     }
