@@ -366,7 +366,7 @@ fn rate_limit_answers_429_with_retry_after_and_recovers() {
     let (status, _, body) = call(server.addr, "GET", "/~meta@1.0/build", b"");
     assert_eq!(status, 200, "{body}");
     let mut statuses = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         statuses.push(call(server.addr, "GET", "/~meta@1.0/build", b"").0);
     }
     assert!(statuses.contains(&429), "{statuses:?}");
