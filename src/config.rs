@@ -107,6 +107,14 @@ pub struct Config {
     /// `/snapshot`, `/state`, `/status`) and reads cold processes from its scheduler; empty,
     /// it does not.
     pub hyperbeam_url: String,
+    /// Process IDs this node evaluates and serves; empty: every process (`ALLOW_PROCESSES`).
+    pub allow_processes: Vec<String>,
+    /// Process IDs it refuses, whatever the allow-lists say (`RESTRICT_PROCESSES`).
+    pub deny_processes: Vec<String>,
+    /// Owner addresses whose processes it evaluates; empty: every owner (`ALLOW_OWNERS`).
+    pub allow_owners: Vec<String>,
+    /// Requests a minute one client (IP address, IPv6 /64) may send; 0: no limit.
+    pub rate_limit_per_minute: u32,
 }
 
 impl Default for Config {
@@ -142,6 +150,10 @@ impl Default for Config {
             wallet: PathBuf::new(),
             hash_engine: crate::hash::Engine::Auto,
             hyperbeam_url: String::new(),
+            allow_processes: Vec::new(),
+            deny_processes: Vec::new(),
+            allow_owners: Vec::new(),
+            rate_limit_per_minute: 0,
         }
     }
 }
@@ -191,6 +203,19 @@ impl Config {
             tls: self.tls(),
             retry: crate::net::RetryPolicy::default(),
         }
+    }
+
+    /// The access lists (`allow-processes`, `deny-processes`, `allow-owners`), checked.
+    pub fn access(&self) -> Result<crate::access::Access, ConfigError> {
+        crate::access::Access::new(
+            &self.allow_processes,
+            &self.deny_processes,
+            &self.allow_owners,
+        )
+        .map_err(|e| ConfigError::Value {
+            key: e.key.to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// Where the node wallet lives: the `wallet` key, or `<state-dir>/wallet.json`.
@@ -346,6 +371,7 @@ pub fn load(
 
 /// Checks beyond the types: values that would only fail later, at first use.
 fn check_values(config: &Config) -> Result<(), ConfigError> {
+    config.access()?;
     if !config.hyperbeam_url.is_empty() {
         crate::net::Url::parse(&config.hyperbeam_url).map_err(|e| ConfigError::Value {
             key: "hyperbeam-url".into(),
@@ -652,6 +678,24 @@ mod tests {
         assert_eq!(c.listen.port(), 7000, "AOCU_* wins");
         let err = load(None, hb(&[("HB_URL", "ftp://x")]), &[]).unwrap_err();
         assert!(err.to_string().contains("hyperbeam-url"), "{err}");
+    }
+
+    #[test]
+    fn access_lists_from_hyperbeams_environment_are_checked() {
+        let (a, b) = (crate::ao::b64url(&[1; 32]), crate::ao::b64url(&[2; 32]));
+        let env = |extra: (&str, String)| {
+            vec![
+                ("UNIT_MODE".to_string(), "hbu".to_string()),
+                ("HB_URL".to_string(), "http://localhost:8734".to_string()),
+                (extra.0.to_string(), extra.1),
+            ]
+        };
+        let c = load(None, env(("ALLOW_PROCESSES", format!("{a}, {b}"))), &[]).unwrap();
+        assert_eq!(c.config.allow_processes, vec![a.clone(), b.clone()]);
+        let c = load(None, env(("RESTRICT_PROCESSES", b.clone())), &[]).unwrap();
+        assert_eq!(c.config.deny_processes, vec![b]);
+        let err = load(None, env(("ALLOW_OWNERS", format!("{a},nobody"))), &[]).unwrap_err();
+        assert!(err.to_string().contains("allow-owners"), "{err}");
     }
 
     #[test]

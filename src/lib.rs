@@ -9,13 +9,14 @@
 //!   node's identity.
 //! - [`ao`] the protocol vocabulary: data items, [`ao::Tag`]s, [`ao::Id`]s, message fields,
 //!   wallets; [`bench`](mod@bench) the `aocu bench` runners.
-//! - [`store`] durable records; [`wasm`] the process runtime.
+//! - [`store`] durable records; [`wasm`] the process runtime; [`access`] who may use the node.
 //! - [`arweave`] the gateways the node reads (modules, Scheduler-Locations, block height);
 //!   [`sched`] the schedulers (embedded SU, remote SUs); [`meter`] metering; [`gateway`] the
 //!   Arweave-gateway GraphQL subset over the store.
 //! - [`cu`] the Compute Unit; [`config`] the node configuration.
 //! - Top: [`http`] the server and its routes; [`cli`] the command line.
 
+pub mod access;
 pub mod ao;
 pub mod arweave;
 pub mod bench;

@@ -342,6 +342,11 @@ struct Node {
 
 impl Node {
     fn start(state: &Path, hb: SocketAddr) -> Node {
+        Node::start_with(state, hb, &[])
+    }
+
+    /// As [`Node::start`], with more environment variables (`AOCU_*` keys).
+    fn start_with(state: &Path, hb: SocketAddr, env: &[(&str, &str)]) -> Node {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -364,6 +369,7 @@ impl Node {
             .env("PROCESS_MEMORY_CACHE_MAX_SIZE", "12_000_000_000")
             .env("PROCESS_WASM_SUPPORTED_EXTENSIONS", "WeaveDrive")
             .env("PROCESS_WASM_MEMORY_MAX_LIMIT", "24_000_000_000")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -726,4 +732,47 @@ fn hyperbeam_result_latency() {
     );
     println!("the node's own meter: mean evaluation {node_mean_us:.0} us per slot");
     println!("cold first slot (schedule read + slot 0 + slot 1): {cold_ms:.1} ms");
+}
+
+/// `allow-owners` in HyperBEAM mode: a cold start of a process whose owner is not on the list
+/// is refused before the process is stored, and nothing is evaluated.
+#[test]
+fn hyperbeam_cold_start_of_a_refused_owner_stores_nothing() {
+    let Some(pure) = testdata("aos-2-pure.wasm") else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let mut p = Proc::new("refused", add_module(state.path(), &pure), true);
+    let hb = FakeHb::start();
+    hb.pages
+        .lock()
+        .unwrap()
+        .insert(p.pid.clone(), (p.process_page(), true));
+    let someone = id("someone else");
+    let owners = format!("[\"{someone}\"]");
+    let node = Node::start_with(state.path(), hb.addr, &[("AOCU_ALLOW_OWNERS", &owners)]);
+    let page = p.eval(1, OWNER, "return 1");
+    for _ in 0..2 {
+        let (status, _, body) = node.post(
+            &format!("/result/1?process-id={}", p.pid),
+            page.to_string().as_bytes(),
+        );
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["kind"], "owner-not-allowed", "{body}");
+        assert!(body["error"].as_str().unwrap().contains(OWNER), "{body}");
+    }
+    let dry = json!({"Owner": OWNER, "From": OWNER, "Target": p.pid, "Data": "return 1",
+                     "Tags": [tag("Action", "Eval")]});
+    let (status, _, body) = node.post(
+        &format!("/dry-run?process-id={}", p.pid),
+        dry.to_string().as_bytes(),
+    );
+    assert_eq!(status, 403, "{body}");
+    // Not stored: a snapshot finds no process, and nothing was metered.
+    let (status, _, body) = node.post(&format!("/snapshot/{}", p.pid), b"{}");
+    assert_eq!(status, 404, "{body}");
+    let (status, _, metering) = node.request("GET", "/~meta@1.0/info/metering", b"");
+    assert_eq!(status, 200);
+    assert_eq!(metering["node"]["messages"], 0, "{metering}");
+    assert_eq!(metering["processes"], 0, "{metering}");
 }

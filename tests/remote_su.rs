@@ -365,3 +365,51 @@ fn an_unreachable_or_unconfigured_scheduler_is_a_clear_error() {
         assert!(text.contains(&format!("schedulers.{key}")), "{text}");
     }
 }
+
+#[test]
+fn a_remote_process_of_an_owner_outside_allow_owners_is_neither_kept_nor_evaluated() {
+    let Some(aos) = prereq::testdata("wasm/aos-2-pure.wasm") else {
+        return;
+    };
+    let dirs = tempfile::tempdir().unwrap();
+    let a = start(&dirs.path().join("a"), "a.json", &[]);
+    let module = module_item(&aos);
+    add_module(&a, &module);
+    let pid = spawn(&a, &module.id());
+    let (status, body, mid) = eval(&a, &pid, "return 6 * 111");
+    assert!((200..300).contains(&status), "{body}");
+
+    // B takes only the other wallet's processes: A's is refused when it is discovered.
+    let mut flags = remote_flag(a.addr);
+    flags.extend([
+        "--set".to_string(),
+        format!("allow-owners=[\"{}\"]", wallets().2.address()),
+    ]);
+    let b = start(&dirs.path().join("b"), "other.json", &flags);
+    add_module(&b, &module);
+    for _ in 0..2 {
+        let (status, body) = result(&b, &pid, &mid);
+        assert_eq!(status, 403, "{body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["kind"], "owner-not-allowed", "{json}");
+        assert!(body.contains(a_wallet().address()), "{body}");
+        // Nothing of it was kept, nothing evaluated.
+        let (status, _) = b.request("GET", &format!("/processes/{pid}"), b"");
+        assert_eq!(status, 404, "a refused process was stored");
+    }
+    let (_, metering) = b.get_json("/~meta@1.0/info/metering");
+    assert_eq!(metering["node"]["messages"], 0, "{metering}");
+    assert_eq!(metering["processes"], 0, "{metering}");
+
+    // With A's address on the list, the same discovery keeps and evaluates it.
+    let mut flags = remote_flag(a.addr);
+    flags.extend([
+        "--set".to_string(),
+        format!("allow-owners=[\"{}\"]", a_wallet().address()),
+    ]);
+    let c = start(&dirs.path().join("c"), "other.json", &flags);
+    add_module(&c, &module);
+    let (status, body) = result(&c, &pid, &mid);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("666"), "{body}");
+}

@@ -108,6 +108,15 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
                 .then(|| Duration::from_secs(config.block_height_refresh_seconds));
             tokio::spawn(gateways.clone().follow_height(block_height.clone(), every));
         }
+        let access = Arc::new(config.access().context("access lists")?);
+        if !access.is_open() {
+            tracing::info!(
+                allow_processes = config.allow_processes.len(),
+                deny_processes = config.deny_processes.len(),
+                allow_owners = config.allow_owners.len(),
+                "access lists in force"
+            );
+        }
         let remote = if config.schedulers.is_empty() && gateways.is_none() {
             None
         } else {
@@ -125,6 +134,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
                 &config.schedulers,
                 crate::net::Client::new(&config.su_client()).context("building the SU client")?,
                 located,
+                access.clone(),
             )
             .context("configuring the remote schedulers")?;
             Some(Arc::new(remote))
@@ -145,6 +155,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
             pool,
             crate::cu::Settings {
                 eager: config.eager_evaluation,
+                access: access.clone(),
             },
             crate::cu::Peers {
                 scheduler: Some(scheduler.clone()),
@@ -184,6 +195,8 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
             max_body_bytes: config.max_body_bytes,
             cu: Some(cu.clone()),
             hyperbeam,
+            access,
+            limiter: crate::http::limit::RateLimiter::new(config.rate_limit_per_minute),
         });
         // An existing wallet loads now; a missing one is generated (RSA-4096: seconds of CPU)
         // by the first request that needs the scheduler, so nodes that never schedule pay nothing.

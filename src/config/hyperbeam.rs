@@ -16,6 +16,7 @@
 //! | `DEFAULT_LOG_LEVEL` | `log` | `info,aocu=LEVEL` (the level for aocu's own lines only) |
 //! | `GATEWAY_URL` | `gateways` | `[URL]`, when this build has that key |
 //! | `GRAPHQL_URL`, `GRAPHQL_URLS` | `graphql-urls` | the list (comma separated), when this build has that key |
+//! | `ALLOW_PROCESSES`, `RESTRICT_PROCESSES`, `ALLOW_OWNERS` | `allow-processes`, `deny-processes`, `allow-owners` | the comma-separated list |
 //! | `PROCESS_MEMORY_CACHE_MAX_SIZE` | `process-memory-budget-bytes` | a number, as above: the Node CU's bound on the memory of the processes it keeps in memory (least recently used dropped), which is what the budget is |
 //! | `PROCESS_WASM_SUPPORTED_EXTENSIONS` | — | checked, then unused: aocu offers no WeaveDrive |
 //!
@@ -144,6 +145,21 @@ pub fn map(env: &BTreeMap<String, String>, known: &[String]) -> Result<Mapped, C
                 .collect();
             set("graphql-urls", toml_list(&list), variable);
             break;
+        }
+    }
+    // The Node CU's access lists, comma separated as it reads them (`domain/model.js`).
+    for (variable, key) in [
+        ("ALLOW_PROCESSES", "allow-processes"),
+        ("RESTRICT_PROCESSES", "deny-processes"),
+        ("ALLOW_OWNERS", "allow-owners"),
+    ] {
+        if let Some(text) = get(variable) {
+            let list: Vec<&str> = text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            set(key, toml_list(&list), variable);
         }
     }
     if let Some(size) = get("PROCESS_MEMORY_CACHE_MAX_SIZE") {

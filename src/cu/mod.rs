@@ -53,6 +53,10 @@ pub enum CuError {
     /// The request is malformed.
     #[error(transparent)]
     Invalid(#[from] query::InvalidInput),
+    /// The node's access lists refuse the process (config `allow-processes`,
+    /// `deny-processes`, `allow-owners`).
+    #[error(transparent)]
+    Refused(#[from] crate::access::Refused),
     /// No such process on this node.
     #[error("process {0} is not known to this node")]
     UnknownProcess(String),
@@ -117,6 +121,7 @@ impl CuError {
     pub fn kind(&self) -> &'static str {
         match self {
             CuError::Invalid(_) => "bad-request",
+            CuError::Refused(refused) => refused.kind(),
             CuError::UnknownProcess(_)
             | CuError::UnknownMessage { .. }
             | CuError::UnknownSlot { .. } => "not-found",

@@ -14,6 +14,7 @@ use super::query::ResultsQuery;
 use super::resident::{Executor, evict_idle, with_held};
 use super::results;
 use super::{CuError, Outbox};
+use crate::access::Access;
 use crate::ao::Id;
 use crate::arweave::Gateways;
 use crate::exec::{ExecError, Pool, Shard};
@@ -21,12 +22,15 @@ use crate::sched::NodeScheduler;
 use crate::sched::remote::{RemoteError, RemoteSchedulers};
 use crate::store::{ProcessRecord, Store};
 
-/// Options of a Compute Unit (config key `eager-evaluation`; the checkpoint cadence,
-/// `checkpoint-every-*`, is in [`Context::checkpoints`](super::Context)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Options of a Compute Unit (config keys `eager-evaluation`, `allow-processes`,
+/// `deny-processes`, `allow-owners`; the checkpoint cadence, `checkpoint-every-*`, is in
+/// [`Context::checkpoints`](super::Context)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     /// Evaluate newly scheduled messages in the background instead of waiting for a read.
     pub eager: bool,
+    /// Which processes and owners may be used on this node.
+    pub access: Arc<Access>,
 }
 
 /// The memory of a process at a slot (`GET /state`).
@@ -117,8 +121,28 @@ impl ComputeUnit {
     }
 
     /// Its settings.
-    pub fn settings(&self) -> Settings {
-        self.settings
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// May `process_id` be used on this node (config `allow-processes`, `deny-processes`,
+    /// `allow-owners`)? Every entry point asks first, before it reads, fetches or evaluates
+    /// anything. A process that is not stored yet passes the owner check here: its discovery
+    /// (remote SU, HyperBEAM) checks the owner before it keeps anything.
+    pub fn admit(&self, process_id: &str) -> Result<(), CuError> {
+        let access = &self.settings.access;
+        if access.is_open() {
+            return Ok(());
+        }
+        if let Ok(id) = process_id.parse::<Id>() {
+            access.process(&id)?;
+        }
+        if access.checks_owners()
+            && let Some(record) = self.ctx.store.process(process_id)?
+        {
+            access.owner(process_id, &record.owner)?;
+        }
+        Ok(())
     }
 
     /// Evaluate `process` up to slot `to` (inclusive; `None`: its latest slot). Returns the
@@ -128,6 +152,7 @@ impl ComputeUnit {
     }
 
     async fn advance(&self, process_id: &str, to: Option<u64>) -> Result<u64, CuError> {
+        self.admit(process_id)?;
         let to = match to {
             Some(slot) => {
                 if let Some(record) = self.ctx.store.process(process_id)? {
@@ -213,8 +238,15 @@ impl ComputeUnit {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&pid);
-            if let Err(e) = cu.advance(&pid, None).await {
-                tracing::warn!(process = %pid, error = %e, "background evaluation failed");
+            match cu.advance(&pid, None).await {
+                Ok(_) => {}
+                // The operator's choice, not a failure: logged quietly.
+                Err(CuError::Refused(e)) => {
+                    tracing::debug!(process = %pid, reason = %e, "no background evaluation");
+                }
+                Err(e) => {
+                    tracing::warn!(process = %pid, error = %e, "background evaluation failed");
+                }
             }
         });
     }
@@ -233,6 +265,7 @@ impl ComputeUnit {
     /// `GET /result/{message}?process-id=`: the result of a message, evaluating up to it.
     pub async fn result(&self, process: &Id, message: &Id) -> Result<Value, CuError> {
         let (process_id, message_id) = (&process.to_string(), &message.to_string());
+        self.admit(process_id)?;
         let slot = match self.ctx.store.slot_of(message_id, process_id)? {
             Some(slot) => slot,
             None => {
@@ -265,6 +298,7 @@ impl ComputeUnit {
     /// The result stored at a slot, evaluating up to it (`/{pid}~process@1.0/compute`).
     pub async fn result_at(&self, process: &Id, slot: u64) -> Result<Value, CuError> {
         let process_id = &process.to_string();
+        self.admit(process_id)?;
         if let Some(stored) = self.ctx.store.result(process_id, slot)? {
             return Ok(stored.result);
         }
@@ -290,6 +324,7 @@ impl ComputeUnit {
     /// `GET /results/{process}`: a page of results, after evaluating up to the range's end.
     pub async fn results(&self, process: &Id, query: &ResultsQuery) -> Result<Value, CuError> {
         let process_id = &process.to_string();
+        self.admit(process_id)?;
         let record = self.record(process_id).await?;
         let store = &self.ctx.store;
         let range = results::slot_range(store, process_id, record.next_slot, query)?;
@@ -305,6 +340,7 @@ impl ComputeUnit {
     /// second), then answer a page of cron results.
     pub async fn cron(&self, process: &Id, query: &CronQuery) -> Result<Value, CuError> {
         let process_id = &process.to_string();
+        self.admit(process_id)?;
         let to = self.latest_slot(process_id).await?;
         let horizon = super::cron::horizon(crate::clock::now_ms());
         let outboxes = self
@@ -322,6 +358,7 @@ impl ComputeUnit {
     /// the state stays as if it never happened.
     pub async fn dry_run(&self, process: &Id, body: Map<String, Value>) -> Result<Value, CuError> {
         let process_id = &process.to_string();
+        self.admit(process_id)?;
         let to = self.latest_slot(process_id).await?;
         // The urgent lane: a dry-run waits for the evaluation running now on its executor,
         // never for the other processes' jobs queued there.
@@ -339,6 +376,7 @@ impl ComputeUnit {
     /// `GET /state/{process}`: the memory after the latest slot.
     pub async fn state(&self, process: &Id) -> Result<State, CuError> {
         let process_id = &process.to_string();
+        self.admit(process_id)?;
         let to = self.latest_slot(process_id).await?;
         let ((slot, memory), outboxes) = self
             .on_held(process_id, Lane::Queue, move |ctx, pid, held, executor| {
@@ -371,6 +409,7 @@ impl ComputeUnit {
     /// evaluated yet (there is no memory to keep).
     pub async fn checkpoint(&self, process: &Id) -> Result<Option<u64>, CuError> {
         let process_id = process.to_string();
+        self.admit(&process_id)?;
         if self.ctx.store.process(&process_id)?.is_none() {
             return Err(CuError::UnknownProcess(process_id));
         }
@@ -489,6 +528,7 @@ fn remote_error(e: RemoteError) -> CuError {
     match e {
         RemoteError::NotFound(process) => CuError::UnknownProcess(process),
         RemoteError::Store(e) => CuError::Store(e),
+        RemoteError::Refused(refused) => CuError::Refused(refused),
         other => CuError::Remote(other.to_string()),
     }
 }

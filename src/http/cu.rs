@@ -40,6 +40,15 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// A process ID the node's access lists allow: 403 before anything is read or evaluated.
+pub fn admit(state: &NodeState, process: Id) -> Result<Id, ApiError> {
+    state
+        .access
+        .process(&process)
+        .map_err(|refused| ApiError::forbidden(&refused))?;
+    Ok(process)
+}
+
 /// A required ID, parsed here once: 400 naming `field` when absent or malformed.
 fn require_id(value: Option<&str>, field: &str) -> Result<Id, ApiError> {
     let Some(text) = value else {
@@ -65,6 +74,7 @@ fn cu(state: &NodeState) -> Result<&Arc<ComputeUnit>, ApiError> {
 pub fn api_error(error: CuError) -> ApiError {
     match error {
         CuError::Invalid(e) => ApiError::bad_request(e.to_string()),
+        CuError::Refused(refused) => ApiError::forbidden(&refused),
         CuError::UnknownProcess(_)
         | CuError::UnknownMessage { .. }
         | CuError::UnknownSlot { .. } => ApiError::not_found(error.to_string()),
@@ -128,7 +138,10 @@ pub async fn result(
 ) -> Result<HttpResponse, ApiError> {
     let params = query_pairs(req.uri().query())?;
     let message = require_id(Some(message), "message")?;
-    let process = require_id(param(&params, "process-id"), "process-id")?;
+    let process = admit(
+        state,
+        require_id(param(&params, "process-id"), "process-id")?,
+    )?;
     let result = cu(state)?
         .result(&process, &message)
         .await
@@ -142,7 +155,7 @@ pub async fn results(
     process: &str,
     req: &Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
-    let process = require_id(Some(process), "process")?;
+    let process = admit(state, require_id(Some(process), "process")?)?;
     let params = query_pairs(req.uri().query())?;
     let query = ResultsQuery::parse(&params).map_err(invalid)?;
     let page = cu(state)?
@@ -155,7 +168,10 @@ pub async fn results(
 /// `POST /dry-run?process-id=` with the message as JSON.
 pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
     let params = query_pairs(req.uri().query())?;
-    let process = require_id(param(&params, "process-id"), "process-id")?;
+    let process = admit(
+        state,
+        require_id(param(&params, "process-id"), "process-id")?,
+    )?;
     if let Some(to) = param(&params, "to") {
         require_id(Some(to), "to")?;
     }
@@ -171,7 +187,7 @@ pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpRe
 /// `GET /state/{process}`: the process memory, with the position of its last evaluated
 /// message in `Last-Timestamp`, `Last-Ordinate` (its slot) and `Last-Block-Height`.
 pub async fn state(state: &NodeState, process: &str) -> Result<HttpResponse, ApiError> {
-    let process = require_id(Some(process), "process")?;
+    let process = admit(state, require_id(Some(process), "process")?)?;
     let memory = cu(state)?.state(&process).await.map_err(api_error)?;
     let mut response = response::with_body(
         StatusCode::OK,
@@ -198,7 +214,7 @@ pub async fn cron(
     process: &str,
     req: &Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
-    let process = require_id(Some(process), "process")?;
+    let process = admit(state, require_id(Some(process), "process")?)?;
     let params = query_pairs(req.uri().query())?;
     let query = CronQuery::parse(&params).map_err(invalid)?;
     let page = cu(state)?.cron(&process, &query).await.map_err(api_error)?;
@@ -253,7 +269,7 @@ pub async fn process_device(
     rest: &[&str],
     req: &Request<Incoming>,
 ) -> Result<HttpResponse, ApiError> {
-    let process = require_id(Some(process), "process")?;
+    let process = admit(state, require_id(Some(process), "process")?)?;
     let params = query_pairs(req.uri().query())?;
     let path = process_path(rest, &params)?;
     let cu = cu(state)?;

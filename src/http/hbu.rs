@@ -99,7 +99,7 @@ pub async fn result(
     let slot: u64 = slot
         .parse()
         .map_err(|_| ApiError::bad_request(format!("slot: `{slot}` is not a slot number")))?;
-    let process = process_id(&req)?;
+    let process = super::cu::admit(state, process_id(&req)?)?;
     let body = super::read_body(req, state.max_body_bytes).await?;
     let answer = hb.result(&process, slot, &body).await.map_err(hbu_error)?;
     Ok(with_headers(
@@ -111,7 +111,7 @@ pub async fn result(
 /// `POST /dry-run?process-id=` in HyperBEAM mode.
 pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
     let hb = hyperbeam(state)?;
-    let process = process_id(&req)?;
+    let process = super::cu::admit(state, process_id(&req)?)?;
     let body = super::read_body(req, state.max_body_bytes).await?;
     let result = hb.dry_run(&process, &body).await.map_err(hbu_error)?;
     Ok(response::json(&result))
@@ -129,6 +129,7 @@ pub async fn snapshot(
             "process: `{process}` is not a 43-character base64url ID"
         ))
     })?;
+    let pid = super::cu::admit(state, pid)?;
     // HyperBEAM sends `{}` or nothing; the body carries nothing this needs.
     super::read_body(req, state.max_body_bytes).await?;
     match hb.snapshot(&pid).await.map_err(hbu_error)? {

@@ -6,6 +6,7 @@
 pub mod cu;
 pub mod gateway;
 pub mod hbu;
+pub mod limit;
 pub mod meta;
 pub mod metrics;
 pub mod mu;
@@ -15,6 +16,7 @@ pub mod su;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +66,11 @@ pub struct NodeState {
     pub hyperbeam: Option<Arc<crate::cu::hbu::HyperBeam>>,
     /// Requests answered and their latency, for `/metrics`.
     pub http_metrics: metrics::HttpMetrics,
+    /// Which processes and owners may be used (config `allow-processes`, `deny-processes`,
+    /// `allow-owners`); the CU routes check a process ID here before anything else.
+    pub access: Arc<crate::access::Access>,
+    /// The per-client rate limit (config `rate-limit-per-minute`; `None`: off).
+    pub limiter: Option<limit::RateLimiter>,
 }
 
 /// Serve HTTP on `listener` until `shutdown` completes, then let open requests finish.
@@ -81,7 +88,7 @@ pub async fn serve(
                     let state = state.clone();
                     let service = service_fn(move |req| {
                         let state = state.clone();
-                        async move { Ok::<_, Infallible>(handle(state, req).await) }
+                        async move { Ok::<_, Infallible>(handle(state, peer.ip(), req).await) }
                     });
                     let conn = http1::Builder::new()
                         .timer(TokioTimer::new())
@@ -113,10 +120,19 @@ pub async fn serve(
 }
 
 /// Run the router in its own task so that a panic answers 500 instead of dropping the socket.
-async fn handle(state: Arc<NodeState>, req: Request<Incoming>) -> HttpResponse {
+/// A client over the rate limit is answered 429 before anything else happens.
+async fn handle(state: Arc<NodeState>, client: IpAddr, req: Request<Incoming>) -> HttpResponse {
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    if let Some(limited) = rate_limited(&state, client, &path) {
+        tracing::debug!(%method, %path, %client, "rate limited");
+        let status = limited.status().as_u16();
+        state
+            .http_metrics
+            .observe(&method, &path, status, started.elapsed());
+        return limited;
+    }
     let routed = state.clone();
     let response = match tokio::spawn(async move { route(&routed, req).await }).await {
         Ok(Ok(response)) => response,
@@ -132,6 +148,31 @@ async fn handle(state: Arc<NodeState>, req: Request<Incoming>) -> HttpResponse {
         .observe(&method, &path, status, started.elapsed());
     tracing::debug!(%method, %path, status, "request");
     response
+}
+
+/// The 429 answer for a client over `rate-limit-per-minute`, with `Retry-After` in seconds.
+/// The liveness probes (`/healthcheck`, `/status`) are never limited.
+fn rate_limited(state: &NodeState, client: IpAddr, path: &str) -> Option<HttpResponse> {
+    let limiter = state.limiter.as_ref()?;
+    if matches!(path.trim_matches('/'), "healthcheck" | "status") {
+        return None;
+    }
+    let limited = limiter.check(client).err()?;
+    let seconds = limited.retry_after_secs();
+    let mut response = ApiError {
+        status: hyper::StatusCode::TOO_MANY_REQUESTS,
+        kind: "rate-limited",
+        message: format!(
+            "Rate limit exceeded: this node answers a client at most rate-limit-per-minute \
+             requests a minute; retry after {seconds} s"
+        ),
+        allow: None,
+    }
+    .into_response();
+    response
+        .headers_mut()
+        .insert(hyper::header::RETRY_AFTER, seconds.into());
+    Some(response)
 }
 
 /// Map a request to its handler.

@@ -53,6 +53,16 @@ impl ApiError {
         }
     }
 
+    /// 403 for a process or owner the node's access lists refuse.
+    pub fn forbidden(refused: &crate::access::Refused) -> ApiError {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            kind: refused.kind(),
+            message: refused.to_string(),
+            allow: None,
+        }
+    }
+
     /// 413 for a body over the configured limit.
     pub fn too_large(limit: u64) -> ApiError {
         ApiError {

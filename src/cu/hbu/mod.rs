@@ -122,6 +122,7 @@ impl HyperBeam {
         body: &[u8],
     ) -> Result<SlotAnswer, HbuError> {
         let pid = process.to_string();
+        self.cu.admit(&pid)?;
         let page = page::parse(body)?;
         let edge = match page.edges.as_slice() {
             [edge] if edge.slot == slot => edge.clone(),
@@ -218,6 +219,7 @@ impl HyperBeam {
     /// process not seen yet is read from HyperBEAM first.
     pub async fn dry_run(&self, process: &Id, body: &[u8]) -> Result<Value, HbuError> {
         let pid = process.to_string();
+        self.cu.admit(&pid)?;
         let mut message = dry_run_body(&pid, body)?;
         if self.cu.store().process(&pid)?.is_none() {
             let spawn = cold::process_edge(&self.hb, &self.client, &pid).await?;
@@ -236,6 +238,7 @@ impl HyperBeam {
     /// `POST /snapshot/{process}`: a durable checkpoint now, described as the Node CU does.
     pub async fn snapshot(&self, process: &Id) -> Result<Option<answer::Snapshot>, HbuError> {
         let pid = process.to_string();
+        self.cu.admit(&pid)?;
         if self.cu.store().process(&pid)?.is_none() {
             return Ok(None);
         }
@@ -293,6 +296,12 @@ impl HyperBeam {
             .get("Owner")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        // Before anything is kept: a refused owner's process is not stored.
+        self.cu
+            .settings()
+            .access
+            .record(pid, owner)
+            .map_err(CuError::Refused)?;
         let record = ProcessRecord {
             id: pid.to_string(),
             owner: owner.to_string(),

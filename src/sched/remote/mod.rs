@@ -76,6 +76,9 @@ pub enum RemoteError {
         /// Which slot, why (boxed: a rejection carries the whole reason).
         source: Box<PageError>,
     },
+    /// The process' owner is not on the node's `allow-owners` list: nothing of it is kept.
+    #[error(transparent)]
+    Refused(#[from] crate::access::Refused),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -100,6 +103,8 @@ pub struct RemoteSchedulers {
     misses: misses::Misses,
     /// How schedulers outside the static map are found, if at all.
     located: Option<Located>,
+    /// Whose processes may be kept (config `allow-owners`), checked on a process' first page.
+    access: Arc<crate::access::Access>,
 }
 
 /// Finding the SU of a scheduler that is not in the static map: its `Scheduler-Location` on
@@ -114,12 +119,14 @@ pub struct Located {
 
 impl RemoteSchedulers {
     /// The SUs of `config` (scheduler address → `http://` or `https://` URL), read through
-    /// `client` into `store`; other schedulers' SUs found as `located` says.
+    /// `client` into `store`; other schedulers' SUs found as `located` says. A process whose
+    /// owner `access` refuses is not kept.
     pub fn new(
         store: Arc<Store>,
         config: &BTreeMap<String, String>,
         client: Client,
         located: Option<Located>,
+        access: Arc<crate::access::Access>,
     ) -> Result<RemoteSchedulers, RemoteError> {
         let sus = config
             .iter()
@@ -146,6 +153,7 @@ impl RemoteSchedulers {
             locks: Mutex::new(HashMap::new()),
             misses: misses::Misses::default(),
             located,
+            access,
         })
     }
 
@@ -300,6 +308,8 @@ impl RemoteSchedulers {
         };
         let entries = page::verify(&page.edges, &expect).map_err(|source| rejected(su, source))?;
         let spawn = &entries[0].item;
+        // Before anything is kept: a refused owner's process is neither stored nor followed.
+        self.access.record(process, &spawn.ao_address())?;
         let record = ProcessRecord {
             id: process.to_string(),
             owner: spawn.ao_address(),
@@ -483,7 +493,8 @@ mod tests {
         let store = Arc::new(Store::open(dir.path()).unwrap());
         let config = BTreeMap::from([(crate::ao::b64url(&[3u8; 32]), url)]);
         let client = Client::new(&crate::net::ClientSettings::default()).unwrap();
-        let remote = RemoteSchedulers::new(store, &config, client, None).unwrap();
+        let remote =
+            RemoteSchedulers::new(store, &config, client, None, Default::default()).unwrap();
         let unknown = crate::ao::b64url(&[9u8; 32]);
         for _ in 0..3 {
             let outcome = remote.sync(&unknown).await;
