@@ -6,7 +6,7 @@
 //!   template, method and status, and their latency by route. Routes are templates
 //!   (`/result/{id}`), never raw paths, so the number of series stays bounded whatever clients
 //!   send.
-//! - **Everything else** is read from the node's own state at scrape time ([`Snapshot`]): the
+//! - **Everything else** is read from the node's own state at scrape time (`Snapshot`): the
 //!   meter (messages, errors, fuel, evaluation time), the processes resident under the memory
 //!   budget, the hasher (bytes and batches per engine, GPU busy time), the executors (queue
 //!   depth, busy ratio, jobs per CPU), the store file. Nothing is counted twice: `/metrics`
