@@ -9,34 +9,19 @@
 mod common;
 mod prereq;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aocu::ao::signature::ao_address;
-use aocu::ao::{DataItem, Id, SignatureType, Signer, Tag, Wallet};
+use aocu::ao::{DataItem, Id, SignatureType, Signer, Tag};
 use common::Server;
 use serde_json::{Value, json};
 
-/// The node's wallet (RSA-4096, made once for the binary), also the first owner.
-fn wallet_file() -> &'static (tempfile::TempDir, Wallet) {
-    static W: OnceLock<(tempfile::TempDir, Wallet)> = OnceLock::new();
-    W.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let wallet = Wallet::generate().unwrap();
-        wallet.save(&dir.path().join("wallet.json")).unwrap();
-        (dir, wallet)
-    })
-}
-
-fn wallet() -> &'static Wallet {
-    &wallet_file().1
-}
+use common::shared_wallet as wallet;
 
 fn start(state_dir: &Path, extra: &[&str]) -> Server {
-    let wallet = wallet_file().0.path().join("wallet.json");
+    let wallet = common::shared_wallet_path();
     let mut args = vec!["--set", "executors=1"];
     args.extend_from_slice(extra);
     Server::start_with_wallet(state_dir, &wallet, &args)
@@ -52,21 +37,9 @@ fn stop(mut server: Server) {
 
 /// `METHOD path` with a body; (status, headers in lower case, body).
 fn call(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let _ = stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(body));
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
-    let raw = String::from_utf8_lossy(&out).into_owned();
+    let kind = "application/octet-stream";
+    let raw = common::exchange(addr, method, path, kind, body, Duration::from_secs(120))
+        .unwrap_or_else(|| panic!("{method} {path}: no answer"));
     let headers = raw
         .split_once("\r\n\r\n")
         .map(|(h, _)| h.to_ascii_lowercase())

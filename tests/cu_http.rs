@@ -9,31 +9,17 @@
 mod common;
 mod prereq;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use aocu::ao::Tag;
-use aocu::ao::{DataItem, Id, Wallet};
+use aocu::ao::{DataItem, Id};
 use common::Server;
 use serde_json::{Value, json};
 
-/// One RSA-4096 key for the whole test binary: the node's and the client's.
-fn wallet_file() -> &'static (tempfile::TempDir, Wallet) {
-    static W: OnceLock<(tempfile::TempDir, Wallet)> = OnceLock::new();
-    W.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let wallet = Wallet::generate().unwrap();
-        wallet.save(&dir.path().join("wallet.json")).unwrap();
-        (dir, wallet)
-    })
-}
-
-fn wallet() -> &'static Wallet {
-    &wallet_file().1
-}
+use common::shared_wallet as wallet;
 
 /// A node on `state_dir` (kept by the caller), with the shared wallet.
 struct Node {
@@ -42,7 +28,7 @@ struct Node {
 
 impl Node {
     fn start(state_dir: &Path, extra: &[&str]) -> Node {
-        let wallet_path = wallet_file().0.path().join("wallet.json");
+        let wallet_path = common::shared_wallet_path();
         let mut args = vec!["--set", "executors=2"];
         args.extend_from_slice(extra);
         Node {
@@ -88,26 +74,7 @@ fn post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> (u16, 
 
 /// `None` when the node is gone (refused, or closed the connection without an answer).
 fn try_post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Option<(u16, Value)> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let _ = stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(body));
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
-    let raw = String::from_utf8_lossy(&out);
-    if !raw.contains("\r\n\r\n") {
-        return None;
-    }
-    let (status, body) = common::parse_response(&raw);
-    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    Some((status, json))
+    common::post_json(addr, path, content_type, body, Duration::from_secs(120))
 }
 
 fn tag(name: &str, value: &str) -> Tag {

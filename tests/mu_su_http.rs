@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use aocu::ao::Tag;
@@ -17,45 +15,18 @@ use aocu::ao::{DataItem, Id, Wallet, b64url, sha256};
 use common::Server;
 use serde_json::Value;
 
-/// One RSA-4096 key for the whole test binary: both the node's and the client's.
-fn wallet_file() -> &'static (tempfile::TempDir, Wallet) {
-    static W: OnceLock<(tempfile::TempDir, Wallet)> = OnceLock::new();
-    W.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let wallet = Wallet::generate().unwrap();
-        wallet.save(&dir.path().join("wallet.json")).unwrap();
-        (dir, wallet)
-    })
-}
-
-fn wallet() -> &'static Wallet {
-    &wallet_file().1
-}
+use common::shared_wallet as wallet;
 
 /// Start `aocu serve` on `state_dir` with the shared wallet.
 fn start(state_dir: &Path, extra: &[&str]) -> Server {
-    let wallet_path = wallet_file().0.path().join("wallet.json");
+    let wallet_path = common::shared_wallet_path();
     Server::start_with_wallet(state_dir, &wallet_path, extra)
 }
 
 /// POST raw bytes; tolerate the server closing early (413) while we still write.
 fn post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let _ = stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(body));
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
-    let (status, body) = common::parse_response(&String::from_utf8_lossy(&out));
-    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    (status, json)
+    common::post_json(addr, path, content_type, body, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("POST {path}: no answer"))
 }
 
 fn tag(name: &str, value: &str) -> Tag {

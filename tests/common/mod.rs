@@ -24,6 +24,31 @@ pub fn aocu() -> Command {
     cmd
 }
 
+/// One RSA-4096 wallet for the whole test binary (generating one takes seconds of CPU), saved
+/// as `wallet.json` in a folder that lives as long as the binary: the node's key where a test
+/// starts nodes with it, and the client's where it signs with it.
+pub fn shared_wallet() -> &'static aocu::ao::Wallet {
+    &wallet_and_folder().1
+}
+
+/// Where [`shared_wallet`] is saved.
+pub fn shared_wallet_path() -> std::path::PathBuf {
+    wallet_and_folder().0.path().join("wallet.json")
+}
+
+fn wallet_and_folder() -> &'static (tempfile::TempDir, aocu::ao::Wallet) {
+    static WALLET: std::sync::OnceLock<(tempfile::TempDir, aocu::ao::Wallet)> =
+        std::sync::OnceLock::new();
+    WALLET.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let wallet = aocu::ao::Wallet::generate().expect("RSA-4096 key");
+        wallet
+            .save(&dir.path().join("wallet.json"))
+            .expect("saving the wallet");
+        (dir, wallet)
+    })
+}
+
 /// A running `aocu serve`, killed on drop.
 pub struct Server {
     /// The child process.
@@ -98,6 +123,51 @@ impl Server {
             .unwrap_or_else(|e| panic!("GET {path}: body is not JSON ({e}): {body}"));
         (status, json)
     }
+}
+
+/// Send one `METHOD path` request with `Connection: close` and a body of `content_type` to
+/// `addr`; the raw response, or `None` when the node is gone (refused, or closed without a
+/// whole head). Waits for the answer up to `timeout`.
+pub fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    // A server that refuses a body answers and closes before reading it all: the write may
+    // then fail (broken pipe) while the answer is already there to read.
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body));
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    let raw = String::from_utf8_lossy(&out).into_owned();
+    raw.contains("\r\n\r\n").then_some(raw)
+}
+
+/// `POST path` through [`exchange`]: (status, JSON body), `None` when the node is gone;
+/// panics on an answer that is not JSON.
+pub fn post_json(
+    addr: SocketAddr,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Option<(u16, serde_json::Value)> {
+    let raw = exchange(addr, "POST", path, content_type, body, timeout)?;
+    let (status, body) = parse_response(&raw);
+    let json = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("POST {path}: the body is not JSON ({e}): {body}"));
+    Some((status, json))
 }
 
 /// Start `aocu serve` on 127.0.0.1:0 and read the address from its first stdout line.
