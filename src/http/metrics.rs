@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use hyper::Method;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -42,11 +42,26 @@ const LATENCY_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
 ];
 
+/// The labels of one request series. Only `&'static str` and integers: counting a request
+/// allocates nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
+/// The labels of one latency series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
 /// What the HTTP server counts as it answers.
 #[derive(Debug, Clone)]
 pub struct HttpMetrics {
-    requests: Family<Labels, Counter>,
-    latency: Family<Labels, Histogram>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
 }
 
 impl Default for HttpMetrics {
@@ -62,16 +77,36 @@ impl HttpMetrics {
     /// Count one answered request.
     pub fn observe(&self, method: &Method, path: &str, status: u16, elapsed: Duration) {
         let route = route_template(path);
-        let labels = vec![
-            ("route", route.to_string()),
-            ("method", method.as_str().to_string()),
-            ("status", status.to_string()),
-        ];
+        let labels = RequestLabels {
+            route,
+            method: method_label(method),
+            status,
+        };
         self.requests.get_or_create(&labels).inc();
         self.latency
-            .get_or_create(&vec![("route", route.to_string())])
+            .get_or_create(&RouteLabels { route })
             .observe(elapsed.as_secs_f64());
     }
+}
+
+/// A method as a label: the standard ones by name, anything else as `other` (a client must
+/// not be able to create series).
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::PATCH, "PATCH"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("other", |(_, name)| name)
 }
 
 /// The route a path belongs to, as a template with a bounded set of values.
