@@ -34,4 +34,5 @@ pub mod net;
 pub mod node;
 pub mod sched;
 pub mod store;
+pub mod verify;
 pub mod wasm;

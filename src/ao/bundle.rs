@@ -68,6 +68,18 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<DataItem>, BundleError> {
     Ok(items)
 }
 
+/// [`decode`], then every item's signature in one batch of the node's verifier; the first
+/// item that fails is named.
+pub fn decode_verified(bytes: &[u8]) -> Result<Vec<DataItem>, BundleError> {
+    let items = decode(bytes)?;
+    let refs: Vec<&DataItem> = items.iter().collect();
+    let verdicts = DataItem::verify_batch(&refs);
+    if let Some((i, Err(e))) = verdicts.iter().enumerate().find(|(_, v)| v.is_err()) {
+        return Err(BundleError(format!("item {i} ({}): {e}", items[i].id())));
+    }
+    Ok(items)
+}
+
 fn le32(n: u64) -> [u8; 32] {
     let mut out = [0u8; 32];
     out[..8].copy_from_slice(&n.to_le_bytes());

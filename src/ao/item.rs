@@ -383,6 +383,41 @@ impl DataItem {
         }
     }
 
+    /// Check the signatures of many items in one batch of the node's verifier: one result
+    /// per item, as [`DataItem::verify`] gives it.
+    pub fn verify_batch(items: &[&DataItem]) -> Vec<Result<(), ItemError>> {
+        DataItem::verdicts(items)
+            .into_iter()
+            .zip(items)
+            .map(|(verdict, item)| match verdict {
+                Some(Ok(())) => Ok(()),
+                Some(Err(_)) => Err(ItemError::BadSignature),
+                None => Err(ItemError::Unsupported {
+                    number: item.signature_type.as_u16(),
+                    name: item.signature_type.name(),
+                }),
+            })
+            .collect()
+    }
+
+    /// The verifier's verdict on each item's signature, with the reason of a failure; `None`
+    /// for a type this node does not verify.
+    pub fn verdicts(items: &[&DataItem]) -> Vec<Option<crate::verify::Verdict>> {
+        use rayon::prelude::*;
+        let hashes: Vec<Hash384> = items.par_iter().map(|item| item.deep_hash()).collect();
+        let signed: Vec<signature::Signed<'_>> = items
+            .iter()
+            .zip(&hashes)
+            .map(|(item, deep_hash)| signature::Signed {
+                signature_type: item.signature_type,
+                owner: &item.owner,
+                deep_hash,
+                signature: &item.signature,
+            })
+            .collect();
+        signature::verify_batch(&signed)
+    }
+
     /// The tag bytes exactly as signed.
     pub fn raw_tags(&self) -> &[u8] {
         &self.raw_tags

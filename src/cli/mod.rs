@@ -12,6 +12,8 @@ mod install;
 mod module;
 mod reload;
 mod serve;
+mod verify;
+mod verify_bench;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +55,8 @@ pub enum Command {
     Module(module::ModuleCommand),
     /// Hash files in batches (`b3sum`/`sha256sum` lines), or verify such lists with `--check`.
     Hash(hash::HashArgs),
+    /// Check the signatures of ANS-104 data items and bundles, one line per item.
+    Verify(verify::VerifyArgs),
     /// Measure this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -66,6 +70,9 @@ pub enum Command {
 pub enum BenchCommand {
     /// Batch hashing throughput per engine, and the CPU/GPU crossover batch size.
     Hash(bench::HashBenchArgs),
+    /// Signature verification rate per engine, scheme and batch size, against the `rsa` crate
+    /// and `openssl speed`.
+    Verify(verify_bench::VerifyBenchArgs),
 }
 
 /// `aocu config ...`
@@ -119,6 +126,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             };
             hash::run(&args, crossover)
         }
+        Command::Verify(args) => {
+            verify::install(&load_config(&cli.config, &cli.set, &[])?, args.engine)?;
+            verify::run(&args)
+        }
+        Command::Bench(BenchCommand::Verify(args)) => verify_bench::run(&args),
         Command::Bench(BenchCommand::Hash(args)) => {
             bench::run_hash(&load_config(&cli.config, &cli.set, &[])?, &args)
         }

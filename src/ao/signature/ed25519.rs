@@ -3,31 +3,34 @@
 //! `@noble/ed25519`). [`crate::ao::signature::solana`] signs a different message with the same
 //! keys.
 //!
-//! Verification is RFC 8032's cofactorless equation (`ed25519-dalek`'s `verify`): every honest
-//! signature passes; noble's cofactored check may additionally pass crafted signatures with
-//! small-order components, which this node refuses.
+//! Verification is [`crate::verify::ed25519`]'s (RFC 8032's cofactorless equation, where the
+//! rule set is argued), through the node's batch verifier.
 
-use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey};
 use rsa::rand_core::{OsRng, RngCore as _};
 
+use crate::verify::Item;
+
 /// Owner length.
-pub const OWNER_LEN: usize = 32;
+pub const OWNER_LEN: usize = crate::verify::ed25519::KEY_LEN;
 /// Signature length.
-pub const SIGNATURE_LEN: usize = 64;
+pub const SIGNATURE_LEN: usize = crate::verify::ed25519::SIGNATURE_LEN;
+
+/// The item of the batch verifier for `signature` by the key `owner` over `message`.
+pub fn item<'a>(owner: &'a [u8], message: &'a [u8], signature: &'a [u8]) -> Item<'a> {
+    Item::Ed25519 {
+        key: owner,
+        message,
+        signature,
+    }
+}
 
 /// Whether `signature` by the key `owner` signs `message`. `false` for malformed input.
 pub fn verify(owner: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    let Ok(owner) = <[u8; OWNER_LEN]>::try_from(owner) else {
-        return false;
-    };
-    let Ok(signature) = <[u8; SIGNATURE_LEN]>::try_from(signature) else {
-        return false;
-    };
-    let Ok(key) = VerifyingKey::from_bytes(&owner) else {
-        return false;
-    };
-    key.verify(message, &ed25519_dalek::Signature::from_bytes(&signature))
-        .is_ok()
+    crate::verify::shared()
+        .verify(&[item(owner, message, signature)])
+        .iter()
+        .all(Result::is_ok)
 }
 
 /// An ed25519 signing key.

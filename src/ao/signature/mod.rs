@@ -28,10 +28,13 @@
 //!   owner (42 bytes of address text) therefore gets `base64url(SHA-256(text))`, as AO does.
 
 pub mod arweave;
+mod batch;
 pub mod ed25519;
 pub mod ethereum;
 pub mod solana;
 pub mod typed_ethereum;
+
+pub use batch::{Signed, verify_batch};
 
 use super::deephash::Hash384;
 use super::wallet::{Wallet, address_of};

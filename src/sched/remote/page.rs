@@ -13,7 +13,6 @@
 //!
 //! The first entry that fails any check rejects the page, with an error naming its slot.
 
-use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::ao::{
@@ -313,7 +312,7 @@ pub fn verify(
             rebuild_entry(message, assignment).map_err(|reason| (slot, reason))
         })
         .collect();
-    // 2. IDs in one SHA-256 batch; signatures in parallel.
+    // 2. IDs in one SHA-256 batch; signatures in one batch of the node's verifier.
     let ok: Vec<&Rebuilt> = rebuilt.iter().filter_map(|r| r.as_ref().ok()).collect();
     let signatures: Vec<&[u8]> = ok
         .iter()
@@ -326,22 +325,7 @@ pub fn verify(
     let ids_match = hash::shared()
         .verify_or_cpu(Algorithm::Sha256, &signatures, &claimed)
         .ok_or_else(|| PageError::Shape("hashing the IDs: one digest per signature".into()))?;
-    let signed: Vec<Result<(SignatureType, SignatureType), Rejection>> = ok
-        .par_iter()
-        .map(|r| {
-            let check = |part: Part, item: &DataItem| {
-                verify_signed(item).map_err(|error| Rejection::Signature {
-                    part,
-                    id: item.id(),
-                    error,
-                })
-            };
-            Ok((
-                check(Part::Message, &r.item)?,
-                check(Part::Assignment, &r.assignment)?,
-            ))
-        })
-        .collect();
+    let signed = verify_signatures(&ok);
     // 3. Per-entry checks, in slot order; the first failure names its slot.
     let mut entries = Vec::with_capacity(edges.len());
     let mut last_timestamp = expect.last_timestamp;
@@ -378,13 +362,34 @@ pub fn verify(
     Ok(entries)
 }
 
-/// Verify a rebuilt item under each type its lengths allow (the first is the one it was
-/// rebuilt with); the type whose signature verifies.
-fn verify_signed(item: &DataItem) -> Result<SignatureType, ItemError> {
-    let first_error = match item.verify() {
-        Ok(()) => return Ok(item.signature_type),
-        Err(e) => e,
+/// The signature types of each entry's message and assignment, or the first that fails: every
+/// signature of the page in one batch (messages and assignments interleaved), and only the
+/// failures tried again under the other types their lengths allow.
+fn verify_signatures(ok: &[&Rebuilt]) -> Vec<Result<(SignatureType, SignatureType), Rejection>> {
+    let items: Vec<&DataItem> = ok.iter().flat_map(|r| [&r.item, &r.assignment]).collect();
+    let verdicts = DataItem::verify_batch(&items);
+    let settle = |part: Part, item: &DataItem, verdict: &Result<(), ItemError>| match verdict {
+        Ok(()) => Ok(item.signature_type),
+        Err(e) => retry_other_types(item, e.clone()).map_err(|error| Rejection::Signature {
+            part,
+            id: item.id(),
+            error,
+        }),
     };
+    ok.iter()
+        .zip(verdicts.chunks(2))
+        .map(|(r, v)| {
+            Ok((
+                settle(Part::Message, &r.item, &v[0])?,
+                settle(Part::Assignment, &r.assignment, &v[1])?,
+            ))
+        })
+        .collect()
+}
+
+/// Verify a rebuilt item whose signature failed under the type it was rebuilt with, under each
+/// other type its lengths allow; the type whose signature verifies, else the first error.
+fn retry_other_types(item: &DataItem, first_error: ItemError) -> Result<SignatureType, ItemError> {
     for t in SignatureType::candidates(item.signature.len(), item.owner.len()) {
         if t != item.signature_type {
             let mut candidate = item.clone();
