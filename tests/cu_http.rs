@@ -791,6 +791,10 @@ fn metrics_count_what_the_node_did_in_prometheus_text() {
     assert_eq!(series(&page, refused), Some(1.0), "{page}");
     assert_eq!(series(&page, "aocu_processes_resident"), Some(1.0));
     assert!(series(&page, r#"aocu_hashed_bytes_total{engine="cpu"}"#).unwrap() > 0.0);
+    let checked = r#"aocu_signatures_checked_total{engine="cpu",scheme="rsa-pss"}"#;
+    assert!(series(&page, checked).unwrap() > 0.0, "{page}");
+    let failed = r#"aocu_signatures_failed_total{engine="gpu",scheme="ed25519"}"#;
+    assert_eq!(series(&page, failed), Some(0.0), "{page}");
     assert!(page.contains("aocu_build_info{version=\""), "{page}");
     assert!(
         page.contains("aocu_executor_busy_ratio{executor=\"0\""),

@@ -174,6 +174,7 @@ fn spawn_messages_pages_refusals_restart() {
     assert_eq!(edges.len(), 6);
     check_chain(&pid, &edges);
     check_hashing_metered(&server, 6);
+    check_verification_metered(&server, 6);
     let first = &edges[0]["node"];
     assert_eq!(first["message"]["id"], pid);
     assert_eq!(first["message"]["data"], "1984");
@@ -323,6 +324,18 @@ fn check_hashing_metered(server: &Server, scheduled: u64) {
     // Per slot: the message ID (512-byte signature), the assignment ID and the chain link.
     assert!(batches >= 2 * scheduled, "{hashing}");
     assert!(bytes >= scheduled * (512 + 512 + 32), "{hashing}");
+}
+
+/// Every signature the node checked on ingest shows in `~meta@1.0/info/metering/verification`:
+/// on the CPU engine, RSA-PSS (these items are signed with an Arweave wallet), none failed.
+fn check_verification_metered(server: &Server, posted: u64) {
+    let (status, v) = server.get_json("/~meta@1.0/info/metering/verification");
+    assert_eq!(status, 200, "{v}");
+    let rsa = &v["cpu"]["schemes"][0];
+    assert_eq!(rsa["scheme"], "rsa-pss", "{v}");
+    assert!(rsa["checked"].as_u64().unwrap() >= posted, "{v}");
+    assert_eq!(v["gpu"]["schemes"][0]["checked"], 0, "{v}");
+    assert!(v["rsa-backend"].is_string(), "{v}");
 }
 
 fn page_all(edges: &[Value]) -> Value {

@@ -48,13 +48,19 @@ fn block_height(state: &NodeState) -> Value {
 }
 
 /// The meter's totals, what the node's hasher has hashed (`hashing`: engine, crossover,
-/// GPU adapter, bytes and batches per engine, GPU busy time), and the processes resident
-/// under the memory budget (`resident`: count, bytes, budget, evictions, restores).
+/// GPU adapter, bytes and batches per engine, GPU busy time), the signatures its verifier has
+/// checked (`verification`: per engine and scheme, GPU busy time, the CPU's RSA backend), and
+/// the processes resident under the memory budget (`resident`: count, bytes, budget,
+/// evictions, restores).
 fn metering(state: &NodeState) -> Value {
     let mut metering = state.meter.to_json();
     if let Value::Object(map) = &mut metering {
         let hasher = crate::hash::shared();
         map.insert("hashing".into(), crate::hash::shared::describe(hasher));
+        map.insert(
+            "verification".into(),
+            serde_json::to_value(crate::verify::shared().stats()).unwrap_or(Value::Null),
+        );
         if let Some(cu) = &state.cu {
             map.insert("resident".into(), cu.budget().to_json());
         }

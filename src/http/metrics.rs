@@ -268,6 +268,7 @@ impl Snapshot {
                 Value::CounterSeconds(hashing.gpu_busy_ns as f64 / 1e9),
             )],
         });
+        series.extend(verification_series(&crate::verify::shared().stats()));
         if let Some(executors) = &state.executors {
             series.extend(executor_series(&executors.snapshot()));
         }
@@ -342,6 +343,36 @@ fn per_engine(name: &'static str, help: &'static str, [cpu, gpu]: [u64; 2]) -> S
             (engine("gpu"), Value::Counter(gpu)),
         ],
     }
+}
+
+/// Signatures checked and failed by the node's verifier, labelled by engine and scheme.
+fn verification_series(stats: &crate::verify::VerifyStats) -> [Series; 2] {
+    let samples = |failed: bool| {
+        [("cpu", &stats.cpu), ("gpu", &stats.gpu)]
+            .into_iter()
+            .flat_map(|(engine, e)| {
+                e.schemes.iter().map(move |s| {
+                    let labels = vec![
+                        ("engine", engine.to_string()),
+                        ("scheme", s.scheme.name().to_string()),
+                    ];
+                    (labels, Value::Counter(if failed { s.failed } else { s.checked }))
+                })
+            })
+            .collect()
+    };
+    [
+        Series {
+            name: "aocu_signatures_checked",
+            help: "Signatures checked by the node's verifier, by engine and scheme",
+            samples: samples(false),
+        },
+        Series {
+            name: "aocu_signatures_failed",
+            help: "Signatures that did not hold, by engine and scheme",
+            samples: samples(true),
+        },
+    ]
 }
 
 fn saturating_i64(v: u64) -> i64 {
