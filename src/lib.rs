@@ -34,4 +34,6 @@ pub mod net;
 pub mod node;
 pub mod sched;
 pub mod store;
+/// Signature verification engines (the GPU RSA public operation in [`verify::gpu`]).
+pub mod verify;
 pub mod wasm;

@@ -1,0 +1,292 @@
+//! The compute pipeline of `shaders/rsa.wgsl` and one sub-batch's trip through it: upload,
+//! one dispatch, read back.
+//!
+//! Every wgpu call runs inside error scopes (validation, out of memory), so a failure becomes a
+//! [`GpuRsaError`] even on a device with no uncaptured-error handler, instead of wgpu's default
+//! panic.
+
+use std::sync::mpsc;
+
+use super::GpuRsaError;
+
+/// WGSL source of the RSA kernel.
+pub(crate) const RSA_WGSL: &str = include_str!("../../../shaders/rsa.wgsl");
+
+/// The kernel's entry point.
+const ENTRY: &str = "rsa_public";
+
+/// Invocations per workgroup we ask for; lowered to what the adapter allows.
+pub(super) const WORKGROUP: u32 = 64;
+
+/// Bytes of the uniform parameter block (`Params` in the shader).
+const PARAMS_SIZE: u64 = 16;
+
+/// Smallest buffer made (bindings must not be empty).
+const MIN_BUFFER: u64 = 256;
+
+/// The pipeline and its bind group layout.
+pub(super) struct Kernel {
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+    /// Invocations per workgroup the pipeline was built with.
+    pub workgroup: u32,
+}
+
+/// Catches validation and out-of-memory errors of the wgpu calls made while it lives.
+struct Scopes {
+    oom: wgpu::ErrorScopeGuard,
+    validation: wgpu::ErrorScopeGuard,
+}
+
+impl Scopes {
+    fn push(device: &wgpu::Device) -> Scopes {
+        Scopes {
+            oom: device.push_error_scope(wgpu::ErrorFilter::OutOfMemory),
+            validation: device.push_error_scope(wgpu::ErrorFilter::Validation),
+        }
+    }
+
+    /// Pops both scopes (innermost first); `validation` makes the error of a validation failure.
+    fn pop(self, validation: impl FnOnce(String) -> GpuRsaError) -> Result<(), GpuRsaError> {
+        let invalid = pollster::block_on(self.validation.pop());
+        let oom = pollster::block_on(self.oom.pop());
+        if let Some(e) = oom {
+            return Err(GpuRsaError::OutOfMemory(e.to_string()));
+        }
+        invalid.map_or(Ok(()), |e| Err(validation(e.to_string())))
+    }
+}
+
+impl Kernel {
+    /// Compiles the shader and builds the pipeline, reporting validation errors.
+    pub fn new(device: &wgpu::Device) -> Result<Kernel, GpuRsaError> {
+        let limits = device.limits();
+        let workgroup = WORKGROUP
+            .min(limits.max_compute_workgroup_size_x)
+            .min(limits.max_compute_invocations_per_workgroup);
+        if limits.max_storage_buffers_per_shader_stage < 2 {
+            return Err(GpuRsaError::Unsupported(format!(
+                "the kernel binds 2 storage buffers, the device allows {}",
+                limits.max_storage_buffers_per_shader_stage
+            )));
+        }
+        let scopes = Scopes::push(device);
+        let layout = bind_group_layout(device);
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("aocu-rsa"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("rsa.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(RSA_WGSL.into()),
+        });
+        let constants = [("WG", f64::from(workgroup))];
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(ENTRY),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(ENTRY),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        scopes.pop(GpuRsaError::Shader)?;
+        Ok(Kernel {
+            layout,
+            pipeline,
+            workgroup,
+        })
+    }
+}
+
+fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("aocu-rsa"),
+        entries: &[
+            wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: wgpu::BufferSize::new(PARAMS_SIZE),
+                },
+                count: None,
+            },
+            storage(1, true),
+            storage(2, false),
+        ],
+    })
+}
+
+/// The buffers of one sub-batch, grown (to the next power of two) when a larger one comes.
+pub(super) struct Buffers {
+    params: wgpu::Buffer,
+    input: wgpu::Buffer,
+    output: wgpu::Buffer,
+    readback: wgpu::Buffer,
+}
+
+fn create(
+    device: &wgpu::Device,
+    label: &str,
+    size: u64,
+    usage: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: size
+            .max(MIN_BUFFER)
+            .next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT),
+        usage,
+        mapped_at_creation: false,
+    })
+}
+
+impl Buffers {
+    /// The smallest buffers.
+    pub fn new(device: &wgpu::Device) -> Result<Buffers, GpuRsaError> {
+        use wgpu::BufferUsages as U;
+        let scopes = Scopes::push(device);
+        let buffers = Buffers {
+            params: create(
+                device,
+                "aocu-rsa-params",
+                PARAMS_SIZE,
+                U::UNIFORM | U::COPY_DST,
+            ),
+            input: create(device, "aocu-rsa-input", 0, U::STORAGE | U::COPY_DST),
+            output: create(device, "aocu-rsa-output", 0, U::STORAGE | U::COPY_SRC),
+            readback: create(device, "aocu-rsa-readback", 0, U::MAP_READ | U::COPY_DST),
+        };
+        scopes.pop(GpuRsaError::Device)?;
+        Ok(buffers)
+    }
+
+    /// Makes the input and output buffers hold `input` and `output` bytes.
+    fn ensure(&mut self, device: &wgpu::Device, input: u64, output: u64) {
+        use wgpu::BufferUsages as U;
+        if input > self.input.size() {
+            let size = input.next_power_of_two();
+            self.input = create(device, "aocu-rsa-input", size, U::STORAGE | U::COPY_DST);
+        }
+        if output > self.output.size() {
+            let size = output.next_power_of_two();
+            self.output = create(device, "aocu-rsa-output", size, U::STORAGE | U::COPY_SRC);
+            self.readback = create(device, "aocu-rsa-readback", size, U::MAP_READ | U::COPY_DST);
+        }
+    }
+}
+
+impl Kernel {
+    /// Runs one sub-batch of `count` items, `words` packed as the shader reads them, and returns
+    /// the `out_words` result words.
+    pub fn run(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        buffers: &mut Buffers,
+        count: u32,
+        words: &[u32],
+        out_words: usize,
+    ) -> Result<Vec<u32>, GpuRsaError> {
+        let in_bytes = 4 * words.len() as u64;
+        let out_bytes = 4 * out_words as u64;
+        let groups = count.div_ceil(self.workgroup);
+        let scopes = Scopes::push(device);
+        buffers.ensure(device, in_bytes, out_bytes);
+        queue.write_buffer(&buffers.params, 0, bytemuck::cast_slice(&[count, 0, 0, 0]));
+        queue.write_buffer(&buffers.input, 0, bytemuck::cast_slice(words));
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("aocu-rsa"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: buffers.params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: buffers.input.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: buffers.output.as_entire_binding(),
+                },
+            ],
+        });
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("aocu-rsa"),
+        });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("aocu-rsa"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(groups, 1, 1);
+        }
+        encoder.copy_buffer_to_buffer(&buffers.output, 0, &buffers.readback, 0, out_bytes);
+        let submitted = queue.submit([encoder.finish()]);
+        let (tx, rx) = mpsc::channel();
+        buffers
+            .readback
+            .map_async(wgpu::MapMode::Read, 0..out_bytes, move |r| {
+                let _ = tx.send(r);
+            });
+        scopes.pop(GpuRsaError::Device)?;
+        wait_map(device, &rx, submitted)?;
+        let result = {
+            let view = buffers
+                .readback
+                .get_mapped_range(0..out_bytes)
+                .map_err(|e| GpuRsaError::MapFailed(e.to_string()))?;
+            view.chunks_exact(4)
+                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                .collect()
+        };
+        buffers.readback.unmap();
+        Ok(result)
+    }
+}
+
+/// Waits for the map request issued after submission `after`.
+fn wait_map(
+    device: &wgpu::Device,
+    rx: &mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
+    after: wgpu::SubmissionIndex,
+) -> Result<(), GpuRsaError> {
+    // One wait normally suffices; a few more cover a backend that calls back a poll later.
+    for _ in 0..8 {
+        match rx.try_recv() {
+            Ok(result) => return result.map_err(|e| GpuRsaError::MapFailed(e.to_string())),
+            Err(mpsc::TryRecvError::Disconnected) => {
+                return Err(GpuRsaError::MapFailed("the map request was dropped".into()));
+            }
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(after.clone()),
+                timeout: None,
+            })
+            .map_err(|e| GpuRsaError::DeviceLost(e.to_string()))?;
+    }
+    Err(GpuRsaError::MapFailed(
+        "the buffer was not mapped after its submission completed".into(),
+    ))
+}
