@@ -9,47 +9,60 @@
 // the memory traffic, and a plain word carry chain (t + a·b + c + d < 2^64 always fits two words)
 // instead of split accumulators that must be normalized.
 //
-// Montgomery multiplication is CIOS (coarsely integrated operand scanning: one multiply row, then
-// one reduction row, per limb of the multiplier) with R = 2^(32·s), where the host picks
+// Montgomery multiplication is CIOS (coarsely integrated operand scanning), its multiply and
+// reduction rows fused into one pass per limb of the multiplier, with R = 2^(32·s), where the host picks
 // s = ceil(bits(n)/32) + 1 limbs per item so that 4n < R. With 4n < R, Montgomery products of
 // operands below 2n stay below 2n (Walter), so no conditional subtraction is needed between the
 // 16 squarings and 2 multiplications: values are kept in [0, 2n) in s limbs. The conversion out
 // (a multiplication by 1) lands in [0, n], and one final conditional subtraction gives [0, n).
 //
-// Per item the host uploads n0' = -n^-1 mod 2^32 and R^2 mod n (computed on the CPU). Layout of
-// `input`, with C = params.count items and NL = 129 limbs per value (little-endian limbs, the
-// 129th always zero), limb-major across the batch so neighbouring invocations read neighbouring
-// words:
-//   [2·i]                 s (limbs of R) of item i
-//   [2·i + 1]             n0' of item i
-//   [2·C + j·C + i]       limb j of n
-//   [2·C + NL·C + j·C + i]   limb j of R^2 mod n
-//   [2·C + 2·NL·C + j·C + i] limb j of s (the signature, < n)
-// `output[j·C + i]` is limb j (of 128) of the result s^65537 mod n.
+// The 19 multiplications are spread over a few dispatches (`first`..`last` steps each), with x
+// and b kept in `state` between them: Mesa's llvmpipe/lavapipe (gallivm) give each invocation a
+// budget of 65535 loop iterations in all (LP_MAX_TGSI_LOOP_ITERATIONS, every loop's back-edges
+// counted together) and silently leave every loop once it is spent. One multiplication is
+// s² + 2s + 1 iterations (16 900 for s = 129), so the host runs at most 3 per dispatch.
+//
+// Per item the host uploads n0' = -n^-1 mod 2^32 and R^2 mod n (computed on the CPU). With
+// C = params.count items and NL = 129 limbs per value (little-endian 32-bit limbs, the 129th
+// always zero), every array is limb-major across the batch, so neighbouring invocations touch
+// neighbouring words:
+//   input[2·i]                    s (limbs of R) of item i
+//   input[2·i + 1]                n0' of item i
+//   input[2·C + j·C + i]          limb j of n
+//   input[2·C + NL·C + j·C + i]   limb j of R^2 mod n
+//   input[2·C + 2·NL·C + j·C + i] limb j of the signature (< n)
+//   state[j·C + i]                limb j of x between dispatches; of the result after the last
+//   state[NL·C + j·C + i]         limb j of b between dispatches
+//
+// The steps, each one Montgomery multiplication x ← x · (x or b) · R^-1 mod n, in [0, 2n):
+//   step 0       x · R²   (x = signature, b = R² mod n): into Montgomery form; then b = x
+//   steps 1–16   x · x    16 squarings: s^65536 · R
+//   step 17      x · b    s^65537 · R; then b = 1
+//   step 18      x · 1    out of Montgomery form: s^65537 mod n in [0, n]; then the subtraction
 
 struct Params {
     count: u32,   // items in this dispatch
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    first: u32,   // first step this dispatch runs
+    last: u32,    // one past the last step (19 for the final dispatch)
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> input: array<u32>;
-@group(0) @binding(2) var<storage, read_write> output: array<u32>;
+@group(0) @binding(2) var<storage, read_write> state: array<u32>;
 
 override WG: u32 = 64u;
 
-// Limbs per value in `input` (4096 bits plus one zero limb: s may be 129).
+// Limbs per value (4096 bits plus one zero limb: s may be 129).
 const NL: u32 = 129u;
-// Limbs per result in `output` (4096 bits).
-const OUT_LIMBS: u32 = 128u;
+// Montgomery multiplications in all.
+const STEPS: u32 = 19u;
 
-// The current value (Montgomery form), the other operand of a multiplication, the CIOS
-// accumulator (s + 2 limbs), and the modulus.
+// The current value (Montgomery form), the other operand of a multiplication, the accumulator
+// (s + 1 limbs), and the modulus.
 var<private> x: array<u32, 129>;
 var<private> b: array<u32, 129>;
-var<private> t: array<u32, 131>;
+var<private> t: array<u32, 130>;
 var<private> n: array<u32, 129>;
 
 // a·b as (low word, high word).
@@ -80,34 +93,31 @@ fn mac(a: u32, b: u32, c: u32, d: u32) -> vec2<u32> {
 }
 
 // x ← x · (sq ? x : b) · R^-1 mod n, in [0, 2n) when both operands are below 2n.
+//
+// CIOS with the multiply and reduce rows fused: per limb bk of the multiplier,
+// t ← (t + x·bk + m·n) / 2^32 with m = (t + x·bk)·n0' mod 2^32, so the division is exact.
+// t < 2R throughout, so its top limb t[s] is 0, 1 or 2.
 fn mont(s: u32, n0: u32, sq: bool) {
-    for (var j = 0u; j < s + 2u; j++) {
+    for (var j = 0u; j <= s; j++) {
         t[j] = 0u;
     }
-    for (var i = 0u; i < s; i++) {
-        let bi = select(b[i], x[i], sq);
-        // t += x · bi
-        var c = 0u;
-        for (var j = 0u; j < s; j++) {
-            let r = mac(x[j], bi, t[j], c);
-            t[j] = r.x;
-            c = r.y;
-        }
-        let top = t[s] + c;
-        t[s + 1u] = select(0u, 1u, top < c);
-        t[s] = top;
-        // t = (t + m·n) / 2^32
-        let m = t[0] * n0;
-        var r = mac(m, n[0], t[0], 0u);
-        c = r.y;
+    for (var k = 0u; k < s; k++) {
+        let bk = select(b[k], x[k], sq);
+        let p = mac(x[0], bk, t[0], 0u);
+        let m = p.x * n0;
+        var c1 = p.y;
+        var c2 = mac(m, n[0], p.x, 0u).y; // the low word is 0
         for (var j = 1u; j < s; j++) {
-            r = mac(m, n[j], t[j], c);
-            t[j - 1u] = r.x;
-            c = r.y;
+            let u = mac(x[j], bk, t[j], c1);
+            let v = mac(m, n[j], u.x, c2);
+            t[j - 1u] = v.x;
+            c1 = u.y;
+            c2 = v.y;
         }
-        let top2 = t[s] + c;
+        let top = t[s] + c1;
+        let top2 = top + c2;
         t[s - 1u] = top2;
-        t[s] = t[s + 1u] + select(0u, 1u, top2 < c);
+        t[s] = select(0u, 1u, top < c1) + select(0u, 1u, top2 < c2);
     }
     for (var j = 0u; j < s; j++) {
         x[j] = t[j];
@@ -126,41 +136,53 @@ fn rsa_public(@builtin(global_invocation_id) gid: vec3<u32>) {
     let nb = 2u * count;
     let rb = nb + NL * count;
     let sb = rb + NL * count;
+    let xb = 0u;
+    let bb = NL * count;
+    let first = params.first;
+    let last = min(params.last, STEPS);
     for (var j = 0u; j < s; j++) {
         n[j] = input[nb + j * count + i];
-        b[j] = input[rb + j * count + i];
-        x[j] = input[sb + j * count + i];
+        if (first == 0u) {
+            x[j] = input[sb + j * count + i];
+            b[j] = input[rb + j * count + i];
+        } else {
+            x[j] = state[xb + j * count + i];
+            b[j] = state[bb + j * count + i];
+        }
     }
-    // Into Montgomery form: x = s · R^2 · R^-1 = s·R.
-    mont(s, n0, false);
-    for (var j = 0u; j < s; j++) {
-        b[j] = x[j];
+    for (var step = first; step < last; step++) {
+        mont(s, n0, step >= 1u && step <= 16u);
+        if (step == 0u) {
+            for (var j = 0u; j < s; j++) {
+                b[j] = x[j];
+            }
+        } else if (step == 17u) {
+            for (var j = 0u; j < s; j++) {
+                b[j] = 0u;
+            }
+            b[0] = 1u;
+        }
     }
-    // 16 squarings: s^65536 · R, then one multiplication: s^65537 · R.
-    for (var k = 0u; k < 16u; k++) {
-        mont(s, n0, true);
+    if (last < STEPS) {
+        for (var j = 0u; j < s; j++) {
+            state[xb + j * count + i] = x[j];
+            state[bb + j * count + i] = b[j];
+        }
+        return;
     }
-    mont(s, n0, false);
-    // Out of Montgomery form: multiply by 1, giving a value in [0, n].
-    for (var j = 0u; j < s; j++) {
-        b[j] = 0u;
-    }
-    b[0] = 1u;
-    mont(s, n0, false);
-    // The final conditional subtraction: t = x - n; keep it when there was no borrow (x ≥ n).
+    // The final conditional subtraction: t = x - n, kept when there was no borrow (x ≥ n).
     var borrow = 0u;
     for (var j = 0u; j < s; j++) {
         let d = x[j] - n[j];
-        let d2 = d - borrow;
+        t[j] = d - borrow;
         borrow = select(0u, 1u, x[j] < n[j]) | select(0u, 1u, d < borrow);
-        t[j] = d2;
     }
     let keep_x = borrow == 1u;
-    for (var j = 0u; j < OUT_LIMBS; j++) {
+    for (var j = 0u; j < NL; j++) {
         var v = 0u;
         if (j < s) {
             v = select(t[j], x[j], keep_x);
         }
-        output[j * count + i] = v;
+        state[xb + j * count + i] = v;
     }
 }

@@ -1,5 +1,6 @@
-//! The compute pipeline of `shaders/rsa.wgsl` and one sub-batch's trip through it: upload,
-//! one dispatch, read back.
+//! The compute pipeline of `shaders/rsa.wgsl` and one sub-batch's trip through it: one upload,
+//! one submission of [`DISPATCHES`] dispatches (the 19 Montgomery multiplications,
+//! [`STEPS_PER_DISPATCH`] each), one read back.
 //!
 //! Every wgpu call runs inside error scopes (validation, out of memory), so a failure becomes a
 //! [`GpuRsaError`] even on a device with no uncaptured-error handler, instead of wgpu's default
@@ -21,6 +22,17 @@ pub(super) const WORKGROUP: u32 = 64;
 /// Bytes of the uniform parameter block (`Params` in the shader).
 const PARAMS_SIZE: u64 = 16;
 
+/// Montgomery multiplications per exponentiation (`STEPS` in the shader): into Montgomery form,
+/// 16 squarings, one multiplication, out of Montgomery form.
+const STEPS: u32 = 19;
+
+/// Multiplications per dispatch: lavapipe gives an invocation 65535 loop iterations in all, and
+/// one 4096-bit multiplication takes about 16 900 (see the shader's header).
+pub(super) const STEPS_PER_DISPATCH: u32 = 3;
+
+/// Dispatches per sub-batch.
+pub(super) const DISPATCHES: u32 = STEPS.div_ceil(STEPS_PER_DISPATCH);
+
 /// Smallest buffer made (bindings must not be empty).
 const MIN_BUFFER: u64 = 256;
 
@@ -30,6 +42,8 @@ pub(super) struct Kernel {
     pipeline: wgpu::ComputePipeline,
     /// Invocations per workgroup the pipeline was built with.
     pub workgroup: u32,
+    /// Offset alignment of the per-dispatch parameter blocks.
+    params_align: u64,
 }
 
 /// Catches validation and out-of-memory errors of the wgpu calls made while it lives.
@@ -94,10 +108,13 @@ impl Kernel {
             cache: None,
         });
         scopes.pop(GpuRsaError::Shader)?;
+        let params_align = PARAMS_SIZE
+            .next_multiple_of(u64::from(limits.min_uniform_buffer_offset_alignment.max(4)));
         Ok(Kernel {
             layout,
             pipeline,
             workgroup,
+            params_align,
         })
     }
 }
@@ -120,8 +137,9 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
                 binding: 0,
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
+                    // One parameter block per dispatch, chosen by dynamic offset.
                     ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: false,
+                    has_dynamic_offset: true,
                     min_binding_size: wgpu::BufferSize::new(PARAMS_SIZE),
                 },
                 count: None,
@@ -134,9 +152,13 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
 
 /// The buffers of one sub-batch, grown (to the next power of two) when a larger one comes.
 pub(super) struct Buffers {
+    /// The parameter blocks of the dispatches.
     params: wgpu::Buffer,
+    /// Per item constants, moduli and signatures.
     input: wgpu::Buffer,
-    output: wgpu::Buffer,
+    /// x and b between dispatches; the results after the last.
+    state: wgpu::Buffer,
+    /// The results, mapped for the host.
     readback: wgpu::Buffer,
 }
 
@@ -157,35 +179,39 @@ fn create(
 }
 
 impl Buffers {
-    /// The smallest buffers.
-    pub fn new(device: &wgpu::Device) -> Result<Buffers, GpuRsaError> {
+    /// The smallest buffers for `kernel`.
+    pub fn new(device: &wgpu::Device, kernel: &Kernel) -> Result<Buffers, GpuRsaError> {
         use wgpu::BufferUsages as U;
         let scopes = Scopes::push(device);
+        let params_bytes = u64::from(DISPATCHES) * kernel.params_align;
         let buffers = Buffers {
             params: create(
                 device,
                 "aocu-rsa-params",
-                PARAMS_SIZE,
+                params_bytes,
                 U::UNIFORM | U::COPY_DST,
             ),
             input: create(device, "aocu-rsa-input", 0, U::STORAGE | U::COPY_DST),
-            output: create(device, "aocu-rsa-output", 0, U::STORAGE | U::COPY_SRC),
+            state: create(device, "aocu-rsa-state", 0, U::STORAGE | U::COPY_SRC),
             readback: create(device, "aocu-rsa-readback", 0, U::MAP_READ | U::COPY_DST),
         };
         scopes.pop(GpuRsaError::Device)?;
         Ok(buffers)
     }
 
-    /// Makes the input and output buffers hold `input` and `output` bytes.
-    fn ensure(&mut self, device: &wgpu::Device, input: u64, output: u64) {
+    /// Makes the buffers hold `input`, `state` and `output` bytes.
+    fn ensure(&mut self, device: &wgpu::Device, input: u64, state: u64, output: u64) {
         use wgpu::BufferUsages as U;
         if input > self.input.size() {
             let size = input.next_power_of_two();
             self.input = create(device, "aocu-rsa-input", size, U::STORAGE | U::COPY_DST);
         }
-        if output > self.output.size() {
+        if state > self.state.size() {
+            let size = state.next_power_of_two();
+            self.state = create(device, "aocu-rsa-state", size, U::STORAGE | U::COPY_SRC);
+        }
+        if output > self.readback.size() {
             let size = output.next_power_of_two();
-            self.output = create(device, "aocu-rsa-output", size, U::STORAGE | U::COPY_SRC);
             self.readback = create(device, "aocu-rsa-readback", size, U::MAP_READ | U::COPY_DST);
         }
     }
@@ -193,7 +219,8 @@ impl Buffers {
 
 impl Kernel {
     /// Runs one sub-batch of `count` items, `words` packed as the shader reads them, and returns
-    /// the `out_words` result words.
+    /// the `out_words` result words (limb-major, `nl` limbs per item) the shader leaves in
+    /// the state buffer; the state holds `state_words` words.
     pub fn run(
         &self,
         device: &wgpu::Device,
@@ -201,14 +228,20 @@ impl Kernel {
         buffers: &mut Buffers,
         count: u32,
         words: &[u32],
+        state_words: usize,
         out_words: usize,
     ) -> Result<Vec<u32>, GpuRsaError> {
         let in_bytes = 4 * words.len() as u64;
         let out_bytes = 4 * out_words as u64;
         let groups = count.div_ceil(self.workgroup);
         let scopes = Scopes::push(device);
-        buffers.ensure(device, in_bytes, out_bytes);
-        queue.write_buffer(&buffers.params, 0, bytemuck::cast_slice(&[count, 0, 0, 0]));
+        buffers.ensure(device, in_bytes, 4 * state_words as u64, out_bytes);
+        for d in 0..DISPATCHES {
+            let first = d * STEPS_PER_DISPATCH;
+            let block = [count, first, (first + STEPS_PER_DISPATCH).min(STEPS), 0];
+            let at = u64::from(d) * self.params_align;
+            queue.write_buffer(&buffers.params, at, bytemuck::cast_slice(&block));
+        }
         queue.write_buffer(&buffers.input, 0, bytemuck::cast_slice(words));
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("aocu-rsa"),
@@ -216,7 +249,11 @@ impl Kernel {
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: buffers.params.as_entire_binding(),
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &buffers.params,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(PARAMS_SIZE),
+                    }),
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
@@ -224,7 +261,7 @@ impl Kernel {
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
-                    resource: buffers.output.as_entire_binding(),
+                    resource: buffers.state.as_entire_binding(),
                 },
             ],
         });
@@ -237,10 +274,16 @@ impl Kernel {
                 timestamp_writes: None,
             });
             pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(groups, 1, 1);
+            for d in 0..DISPATCHES {
+                // DISPATCHES blocks fit the buffer made for them, so the offset fits u32.
+                let offset = u32::try_from(u64::from(d) * self.params_align).map_err(|_| {
+                    GpuRsaError::Unsupported("parameter offsets overflow u32".into())
+                })?;
+                pass.set_bind_group(0, &bind_group, &[offset]);
+                pass.dispatch_workgroups(groups, 1, 1);
+            }
         }
-        encoder.copy_buffer_to_buffer(&buffers.output, 0, &buffers.readback, 0, out_bytes);
+        encoder.copy_buffer_to_buffer(&buffers.state, 0, &buffers.readback, 0, out_bytes);
         let submitted = queue.submit([encoder.finish()]);
         let (tx, rx) = mpsc::channel();
         buffers

@@ -3,8 +3,9 @@
 //!
 //! The host checks every input, computes each modulus' Montgomery constants (n0' and R² mod n)
 //! with [`rsa::BigUint`], and packs a sub-batch limb-major into one storage buffer; one dispatch
-//! (one invocation per signature) raises every signature to 65537 by 16 Montgomery squarings
-//! and one multiplication, and the results come back through one readback buffer. Batches larger
+//! submission (one invocation per signature, a few dispatches of a few Montgomery
+//! multiplications each) raises every signature to 65537 by 16 squarings and one
+//! multiplication, and the results come back through one readback buffer. Batches larger
 //! than [`GpuRsa::max_batch`] are cut into sub-batches. The engine shares a device with the hash
 //! engine ([`GpuRsa::on_hasher`]).
 //!
@@ -120,7 +121,7 @@ impl GpuRsa {
     ) -> Result<GpuRsa, GpuRsaError> {
         let kernel = Kernel::new(&device)?;
         let limits = device.limits();
-        let item_bytes = 4 * prepare::IN_WORDS as u64;
+        let item_bytes = 4 * prepare::IN_WORDS.max(prepare::STATE_WORDS) as u64;
         let by_binding = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
@@ -169,7 +170,7 @@ impl GpuRsa {
         });
         let buffers = match slot.take() {
             Some(buffers) => buffers,
-            None => Buffers::new(&self.device)?,
+            None => Buffers::new(&self.device, &self.kernel)?,
         };
         let mut buffers = buffers;
         for (part, results) in inputs
@@ -187,7 +188,8 @@ impl GpuRsa {
                 &mut buffers,
                 count,
                 &words,
-                prepare::OUT_LIMBS * part.len(),
+                prepare::STATE_WORDS * part.len(),
+                prepare::NL * part.len(),
             )?;
             prepare::unpack(&got, part.len(), results);
         }

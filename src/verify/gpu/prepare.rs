@@ -10,8 +10,10 @@ pub(super) const MAX_BYTES: usize = 512;
 /// Limbs per value in the input buffer (`NL` in `shaders/rsa.wgsl`): 128 plus one zero limb,
 /// since a 4096-bit modulus works with R = 2^(32·129).
 pub(super) const NL: usize = 129;
-/// Limbs per result in the output buffer (`OUT_LIMBS` in the shader).
-pub(super) const OUT_LIMBS: usize = 128;
+/// Limbs per result (4096 bits); the shader leaves NL, the last always zero.
+const OUT_LIMBS: usize = 128;
+/// State words per item on the device between dispatches: x and b.
+pub(super) const STATE_WORDS: usize = 2 * NL;
 /// Words of per-item constants before the limb regions: s (limbs of R) and n0'.
 const META_WORDS: usize = 2;
 /// Input words per item.
@@ -113,8 +115,8 @@ pub(super) fn pack(inputs: &[RsaInput<'_>]) -> Vec<u32> {
     words
 }
 
-/// Writes the results of a sub-batch of `count` items (limb-major words from the shader) as
-/// 512 big-endian bytes each.
+/// Writes the results of a sub-batch of `count` items (limb-major words from the shader, `NL`
+/// limbs each) as 512 big-endian bytes each.
 pub(super) fn unpack(words: &[u32], count: usize, out: &mut [[u8; MAX_BYTES]]) {
     for (i, result) in out.iter_mut().enumerate().take(count) {
         for j in 0..OUT_LIMBS {
