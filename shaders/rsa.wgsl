@@ -10,9 +10,9 @@
 // instead of split accumulators that must be normalized.
 //
 // Montgomery multiplication is CIOS (coarsely integrated operand scanning), its multiply and
-// reduction rows fused into one pass per limb of the multiplier, with R = 2^(32·s), where the host picks
-// s = ceil(bits(n)/32) + 1 limbs per item so that 4n < R. With 4n < R, Montgomery products of
-// operands below 2n stay below 2n (Walter), so no conditional subtraction is needed between the
+// reduction rows fused into one pass per limb of the multiplier, with R = 2^(32·s), where the
+// host picks s = ceil(bits(n)/32) + 1 limbs per item, rounded up to a multiple of 4, so that
+// 4n < R. With 4n < R, Montgomery products of operands below 2n stay below 2n (Walter), so no conditional subtraction is needed between the
 // 16 squarings and 2 multiplications: values are kept in [0, 2n) in s limbs. The conversion out
 // (a multiplication by 1) lands in [0, n], and one final conditional subtraction gives [0, n).
 //
@@ -20,10 +20,10 @@
 // and b kept in `state` between them: Mesa's llvmpipe/lavapipe (gallivm) give each invocation a
 // budget of 65535 loop iterations in all (LP_MAX_TGSI_LOOP_ITERATIONS, every loop's back-edges
 // counted together) and silently leave every loop once it is spent. One multiplication is
-// s² + 2s + 1 iterations (16 900 for s = 129), so the host runs at most 3 per dispatch.
+// s²/4 + 3s + 1 iterations (4 753 for s = 132), so the host runs at most 10 per dispatch.
 //
 // Per item the host uploads n0' = -n^-1 mod 2^32 and R^2 mod n (computed on the CPU). With
-// C = params.count items and NL = 129 limbs per value (little-endian 32-bit limbs, the 129th
+// C = params.count items and NL = 132 limbs per value (little-endian 32-bit limbs, the last four
 // always zero), every array is limb-major across the batch, so neighbouring invocations touch
 // neighbouring words:
 //   input[2·i]                    s (limbs of R) of item i
@@ -53,17 +53,17 @@ struct Params {
 
 override WG: u32 = 64u;
 
-// Limbs per value (4096 bits plus one zero limb: s may be 129).
-const NL: u32 = 129u;
+// Limbs per value (s ≤ 132: 4096 bits, one more limb, rounded up to a multiple of 4).
+const NL: u32 = 132u;
 // Montgomery multiplications in all.
 const STEPS: u32 = 19u;
 
 // The current value (Montgomery form), the other operand of a multiplication, the accumulator
 // (s + 1 limbs), and the modulus.
-var<private> x: array<u32, 129>;
-var<private> b: array<u32, 129>;
-var<private> t: array<u32, 130>;
-var<private> n: array<u32, 129>;
+var<private> x: array<u32, 132>;
+var<private> b: array<u32, 132>;
+var<private> t: array<u32, 133>;
+var<private> n: array<u32, 132>;
 
 // a·b as (low word, high word).
 fn mul_wide(a: u32, b: u32) -> vec2<u32> {
@@ -92,27 +92,45 @@ fn mac(a: u32, b: u32, c: u32, d: u32) -> vec2<u32> {
     return vec2<u32>(lo2, hi);
 }
 
+// The row state of `mont`: the multiplier limb, the reduction factor, the two carries.
+var<private> bk: u32;
+var<private> m: u32;
+var<private> c1: u32;
+var<private> c2: u32;
+
+// One limb j ≥ 1 of a row: t[j−1] ← low word of t[j] + x[j]·bk + m·n[j] + carries.
+fn limb(j: u32) {
+    let u = mac(x[j], bk, t[j], c1);
+    let v = mac(m, n[j], u.x, c2);
+    t[j - 1u] = v.x;
+    c1 = u.y;
+    c2 = v.y;
+}
+
 // x ← x · (sq ? x : b) · R^-1 mod n, in [0, 2n) when both operands are below 2n.
 //
 // CIOS with the multiply and reduce rows fused: per limb bk of the multiplier,
 // t ← (t + x·bk + m·n) / 2^32 with m = (t + x·bk)·n0' mod 2^32, so the division is exact.
-// t < 2R throughout, so its top limb t[s] is 0, 1 or 2.
+// t < 2R throughout, so its top limb t[s] is 0, 1 or 2. The row is unrolled by 4 limbs (s is a
+// multiple of 4): a quarter of the loop iterations, which lavapipe counts (see above).
 fn mont(s: u32, n0: u32, sq: bool) {
     for (var j = 0u; j <= s; j++) {
         t[j] = 0u;
     }
     for (var k = 0u; k < s; k++) {
-        let bk = select(b[k], x[k], sq);
+        bk = select(b[k], x[k], sq);
         let p = mac(x[0], bk, t[0], 0u);
-        let m = p.x * n0;
-        var c1 = p.y;
-        var c2 = mac(m, n[0], p.x, 0u).y; // the low word is 0
-        for (var j = 1u; j < s; j++) {
-            let u = mac(x[j], bk, t[j], c1);
-            let v = mac(m, n[j], u.x, c2);
-            t[j - 1u] = v.x;
-            c1 = u.y;
-            c2 = v.y;
+        m = p.x * n0;
+        c1 = p.y;
+        c2 = mac(m, n[0], p.x, 0u).y; // the low word is 0
+        limb(1u);
+        limb(2u);
+        limb(3u);
+        for (var j = 4u; j < s; j += 4u) {
+            limb(j);
+            limb(j + 1u);
+            limb(j + 2u);
+            limb(j + 3u);
         }
         let top = t[s] + c1;
         let top2 = top + c2;
@@ -131,7 +149,7 @@ fn rsa_public(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (i >= count) {
         return;
     }
-    let s = clamp(input[2u * i], 2u, NL);
+    let s = clamp(input[2u * i] & ~3u, 4u, NL);
     let n0 = input[2u * i + 1u];
     let nb = 2u * count;
     let rb = nb + NL * count;

@@ -156,12 +156,12 @@ fn random_4096_bit_moduli() {
     let Some(engine) = engine() else { return };
     let mut rng = rng("random_4096_bit_moduli");
     let mut cases = Vec::new();
-    for k in 0..8 {
+    for k in 0..32 {
         let n = random_modulus(&mut rng, 4096);
         cases.extend(cases_for(&mut rng, &n, 512, &format!("random modulus {k}")));
     }
     // More random signatures on fresh moduli.
-    for k in 0..16 {
+    for k in 0..64 {
         let n = random_modulus(&mut rng, 4096);
         let s = random_below(&mut rng, &n);
         cases.push(Case {
@@ -190,12 +190,12 @@ fn edge_moduli() {
         // The top `ones` bits set, the rest random, odd.
         let low = random_below(&mut rng, &(&one << (4096 - ones)));
         let high = ((&one << ones) - &one) << (4096 - ones);
-        moduli.push(("top bits all ones", high + low | one.clone()));
+        moduli.push(("top bits all ones", (high + low) | one.clone()));
     }
     for zeros in [32usize, 1024, 4000] {
         // The top bit, then `zeros` zero bits, the rest random, odd.
         let low = random_below(&mut rng, &(&one << (4095 - zeros)));
-        moduli.push(("top bit then zeros", &top + low | one.clone()));
+        moduli.push(("top bit then zeros", (&top + low) | one.clone()));
     }
     let mut cases = Vec::new();
     for (what, n) in &moduli {

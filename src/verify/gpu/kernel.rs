@@ -9,6 +9,7 @@
 use std::sync::mpsc;
 
 use super::GpuRsaError;
+use super::prepare::{NL, STATE_WORDS};
 
 /// WGSL source of the RSA kernel.
 pub(crate) const RSA_WGSL: &str = include_str!("../../../shaders/rsa.wgsl");
@@ -27,8 +28,8 @@ const PARAMS_SIZE: u64 = 16;
 const STEPS: u32 = 19;
 
 /// Multiplications per dispatch: lavapipe gives an invocation 65535 loop iterations in all, and
-/// one 4096-bit multiplication takes about 16 900 (see the shader's header).
-pub(super) const STEPS_PER_DISPATCH: u32 = 3;
+/// one 4096-bit multiplication takes about 4 750 (see the shader's header).
+pub(super) const STEPS_PER_DISPATCH: u32 = 10;
 
 /// Dispatches per sub-batch.
 pub(super) const DISPATCHES: u32 = STEPS.div_ceil(STEPS_PER_DISPATCH);
@@ -219,8 +220,7 @@ impl Buffers {
 
 impl Kernel {
     /// Runs one sub-batch of `count` items, `words` packed as the shader reads them, and returns
-    /// the `out_words` result words (limb-major, `nl` limbs per item) the shader leaves in
-    /// the state buffer; the state holds `state_words` words.
+    /// the result words the shader leaves in the state buffer (limb-major, NL limbs per item).
     pub fn run(
         &self,
         device: &wgpu::Device,
@@ -228,14 +228,14 @@ impl Kernel {
         buffers: &mut Buffers,
         count: u32,
         words: &[u32],
-        state_words: usize,
-        out_words: usize,
     ) -> Result<Vec<u32>, GpuRsaError> {
+        let items = u64::from(count);
         let in_bytes = 4 * words.len() as u64;
-        let out_bytes = 4 * out_words as u64;
+        let state_bytes = 4 * STATE_WORDS as u64 * items;
+        let out_bytes = 4 * NL as u64 * items;
         let groups = count.div_ceil(self.workgroup);
         let scopes = Scopes::push(device);
-        buffers.ensure(device, in_bytes, 4 * state_words as u64, out_bytes);
+        buffers.ensure(device, in_bytes, state_bytes, out_bytes);
         for d in 0..DISPATCHES {
             let first = d * STEPS_PER_DISPATCH;
             let block = [count, first, (first + STEPS_PER_DISPATCH).min(STEPS), 0];
@@ -293,17 +293,19 @@ impl Kernel {
             });
         scopes.pop(GpuRsaError::Device)?;
         wait_map(device, &rx, submitted)?;
-        let result = {
-            let view = buffers
-                .readback
-                .get_mapped_range(0..out_bytes)
-                .map_err(|e| GpuRsaError::MapFailed(e.to_string()))?;
-            view.chunks_exact(4)
-                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-                .collect()
-        };
+        let scopes = Scopes::push(device);
+        let result = buffers
+            .readback
+            .get_mapped_range(0..out_bytes)
+            .map_err(|e| GpuRsaError::MapFailed(e.to_string()))
+            .map(|view| {
+                view.chunks_exact(4)
+                    .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                    .collect::<Vec<u32>>()
+            });
         buffers.readback.unmap();
-        Ok(result)
+        scopes.pop(GpuRsaError::Device)?;
+        result
     }
 }
 

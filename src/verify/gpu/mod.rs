@@ -182,15 +182,9 @@ impl GpuRsa {
             let count = u32::try_from(part.len()).map_err(|_| {
                 GpuRsaError::Unsupported(format!("{} inputs in one dispatch", part.len()))
             })?;
-            let got = self.kernel.run(
-                &self.device,
-                &self.queue,
-                &mut buffers,
-                count,
-                &words,
-                prepare::STATE_WORDS * part.len(),
-                prepare::NL * part.len(),
-            )?;
+            let got = self
+                .kernel
+                .run(&self.device, &self.queue, &mut buffers, count, &words)?;
             prepare::unpack(&got, part.len(), results);
         }
         // Only buffers that came through every sub-batch are kept for the next call.

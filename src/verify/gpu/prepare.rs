@@ -7,9 +7,9 @@ use super::{GpuRsaError, RsaInput};
 
 /// Bytes of the largest modulus (4096 bits).
 pub(super) const MAX_BYTES: usize = 512;
-/// Limbs per value in the input buffer (`NL` in `shaders/rsa.wgsl`): 128 plus one zero limb,
-/// since a 4096-bit modulus works with R = 2^(32·129).
-pub(super) const NL: usize = 129;
+/// Limbs per value in the input buffer (`NL` in `shaders/rsa.wgsl`): a 4096-bit modulus works
+/// with R = 2^(32·132) (one more limb than it has, rounded up to the shader's unroll of 4).
+pub(super) const NL: usize = 132;
 /// Limbs per result (4096 bits); the shader leaves NL, the last always zero.
 const OUT_LIMBS: usize = 128;
 /// State words per item on the device between dispatches: x and b.
@@ -92,8 +92,9 @@ pub(super) fn pack(inputs: &[RsaInput<'_>]) -> Vec<u32> {
     for (i, input) in inputs.iter().enumerate() {
         let n_bytes = trim(input.modulus);
         let n = BigUint::from_bytes_be(n_bytes);
-        // s = ceil(bits/32) + 1 limbs, so that 4n < R = 2^(32·s).
-        let s = n.bits().div_ceil(32) + 1;
+        // s = ceil(bits/32) + 1 limbs, so that 4n < R = 2^(32·s), rounded up to a multiple of
+        // 4 (the shader's rows are unrolled by 4).
+        let s = (n.bits().div_ceil(32) + 1).next_multiple_of(4);
         let rr = (BigUint::from(1u32) << (64 * s)) % &n;
         let mut low = 1;
         limbs(n_bytes, NL, |j, limb| {
@@ -108,7 +109,7 @@ pub(super) fn pack(inputs: &[RsaInput<'_>]) -> Vec<u32> {
         limbs(input.signature, NL, |j, limb| {
             sig_region[j * count + i] = limb
         });
-        // s ≤ 129 since n has at most 4096 bits (checked).
+        // s ≤ 132 = NL since n has at most 4096 bits (checked).
         meta[META_WORDS * i] = s as u32;
         meta[META_WORDS * i + 1] = neg_inverse(low);
     }
