@@ -2,10 +2,10 @@
 //! shader (`shaders/rsa.wgsl`), for moduli up to 4096 bits (Arweave's RSA-PSS keys).
 //!
 //! The host checks every input, computes each modulus' Montgomery constants (n0' and R² mod n)
-//! with [`rsa::BigUint`], and packs a sub-batch limb-major into one storage buffer; one dispatch
-//! submission (one invocation per signature, a few dispatches of a few Montgomery
-//! multiplications each) raises every signature to 65537 by 16 squarings and one
-//! multiplication, and the results come back through one readback buffer. Batches larger
+//! with [`rsa::BigUint`], and packs a sub-batch limb-major into one storage buffer, uploaded
+//! once; one submission of two dispatches (one invocation per signature, ten and nine Montgomery
+//! multiplications) raises every signature to 65537 by 16 squarings and one multiplication, and
+//! the results come back through one readback buffer. Batches larger
 //! than [`GpuRsa::max_batch`] are cut into sub-batches. The engine shares a device with the hash
 //! engine ([`GpuRsa::on_hasher`]).
 //!
@@ -18,8 +18,8 @@ use std::sync::Mutex;
 
 use kernel::{Buffers, Kernel};
 
-/// Default cap on inputs per dispatch: about 51 MB of input per sub-batch, enough threads to fill
-/// a large GPU.
+/// Default cap on inputs per dispatch: about 52 MB of input and 35 MB of state per sub-batch,
+/// enough threads to fill a large GPU.
 pub const DEFAULT_MAX_BATCH: usize = 32 * 1024;
 
 /// One RSA public operation: `signature^65537 mod modulus`.
@@ -168,11 +168,10 @@ impl GpuRsa {
             *slot = None;
             slot
         });
-        let buffers = match slot.take() {
+        let mut buffers = match slot.take() {
             Some(buffers) => buffers,
             None => Buffers::new(&self.device, &self.kernel)?,
         };
-        let mut buffers = buffers;
         for (part, results) in inputs
             .chunks(self.max_batch)
             .zip(out.chunks_mut(self.max_batch))
