@@ -249,6 +249,30 @@ fn shorter_moduli() {
     check(engine, &cases, "shorter moduli");
 }
 
+/// Random bit lengths from 2 to 4096, buffers padded with a random number of leading zero
+/// bytes (up to 512 in all), random signatures below the modulus, in one mixed batch.
+#[test]
+fn random_lengths_and_padding() {
+    let Some(engine) = engine() else { return };
+    let mut rng = rng("random_lengths_and_padding");
+    let cases: Vec<Case> = (0..96)
+        .map(|k| {
+            let bits = rng.random_range(2..=4096usize);
+            let n = random_modulus(&mut rng, bits);
+            let s = random_below(&mut rng, &n);
+            let own = n.to_bytes_be().len();
+            let n_len = rng.random_range(own..=512);
+            let s_len = rng.random_range(s.to_bytes_be().len().max(1)..=512);
+            Case {
+                modulus: be(&n, n_len),
+                signature: be(&s, s_len),
+                what: format!("item {k}: {bits} bits in {n_len} bytes, signature in {s_len}"),
+            }
+        })
+        .collect();
+    check(engine, &cases, "random lengths");
+}
+
 /// A batch over several sub-batches of an engine capped at 3 inputs per dispatch (the last one
 /// partial), then a larger batch reusing its grown buffers on the default engine.
 #[test]
