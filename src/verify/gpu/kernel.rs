@@ -151,8 +151,11 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     })
 }
 
-/// The buffers of one sub-batch, grown (to the next power of two) when a larger one comes.
+/// The buffers of one sub-batch, grown (to the next power of two, within the device's limits)
+/// when a larger one comes.
 pub(super) struct Buffers {
+    /// The largest storage binding (and buffer) the device takes.
+    limit: u64,
     /// The parameter blocks of the dispatches.
     params: wgpu::Buffer,
     /// Per item constants, moduli and signatures.
@@ -185,7 +188,11 @@ impl Buffers {
         use wgpu::BufferUsages as U;
         let scopes = Scopes::push(device);
         let params_bytes = u64::from(DISPATCHES) * kernel.params_align;
+        let limits = device.limits();
         let buffers = Buffers {
+            limit: limits
+                .max_storage_buffer_binding_size
+                .min(limits.max_buffer_size),
             params: create(
                 device,
                 "aocu-rsa-params",
@@ -200,19 +207,25 @@ impl Buffers {
         Ok(buffers)
     }
 
-    /// Makes the buffers hold `input`, `state` and `output` bytes.
+    /// `needed` bytes rounded up to the next power of two, if the device takes that.
+    fn grown(&self, needed: u64) -> u64 {
+        needed.next_power_of_two().min(self.limit).max(needed)
+    }
+
+    /// Makes the buffers hold `input`, `state` and `output` bytes (sizes `GpuRsa::max_batch`
+    /// keeps within the device's limits).
     fn ensure(&mut self, device: &wgpu::Device, input: u64, state: u64, output: u64) {
         use wgpu::BufferUsages as U;
         if input > self.input.size() {
-            let size = input.next_power_of_two();
+            let size = self.grown(input);
             self.input = create(device, "aocu-rsa-input", size, U::STORAGE | U::COPY_DST);
         }
         if state > self.state.size() {
-            let size = state.next_power_of_two();
+            let size = self.grown(state);
             self.state = create(device, "aocu-rsa-state", size, U::STORAGE | U::COPY_SRC);
         }
         if output > self.readback.size() {
-            let size = output.next_power_of_two();
+            let size = self.grown(output);
             self.readback = create(device, "aocu-rsa-readback", size, U::MAP_READ | U::COPY_DST);
         }
     }
