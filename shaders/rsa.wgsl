@@ -12,15 +12,17 @@
 // Montgomery multiplication is CIOS (coarsely integrated operand scanning), its multiply and
 // reduction rows fused into one pass per limb of the multiplier, with R = 2^(32·s), where the
 // host picks s = ceil(bits(n)/32) + 1 limbs per item, rounded up to a multiple of 4, so that
-// 4n < R. With 4n < R, Montgomery products of operands below 2n stay below 2n (Walter), so no conditional subtraction is needed between the
-// 16 squarings and 2 multiplications: values are kept in [0, 2n) in s limbs. The conversion out
+// 4n < R. With 4n < R, Montgomery products of operands below 2n stay below 2n (Walter), so no
+// conditional subtraction is needed between the 16 squarings and 2 multiplications: values are
+// kept in [0, 2n) in s limbs. The conversion out
 // (a multiplication by 1) lands in [0, n], and one final conditional subtraction gives [0, n).
 //
 // The 19 multiplications are spread over a few dispatches (`first`..`last` steps each), with x
 // and b kept in `state` between them: Mesa's llvmpipe/lavapipe (gallivm) give each invocation a
 // budget of 65535 loop iterations in all (LP_MAX_TGSI_LOOP_ITERATIONS, every loop's back-edges
-// counted together) and silently leave every loop once it is spent. One multiplication is
-// s²/4 + 3s + 1 iterations (4 753 for s = 132), so the host runs at most 10 per dispatch.
+// counted together) and silently leave every loop once it is spent (the results are then simply
+// wrong). One multiplication is s(s−4)/4 + 3s + 1 iterations (4 621 for s = 132), so the host
+// runs at most 10 per dispatch (about 47 000 iterations with the loads and stores).
 //
 // Per item the host uploads n0' = -n^-1 mod 2^32 and R^2 mod n (computed on the CPU). With
 // C = params.count items and NL = 132 limbs per value (little-endian 32-bit limbs, the last four

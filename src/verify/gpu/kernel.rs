@@ -28,7 +28,7 @@ const PARAMS_SIZE: u64 = 16;
 const STEPS: u32 = 19;
 
 /// Multiplications per dispatch: lavapipe gives an invocation 65535 loop iterations in all, and
-/// one 4096-bit multiplication takes about 4 750 (see the shader's header).
+/// one 4096-bit multiplication takes about 4 600 (see the shader's header).
 pub(super) const STEPS_PER_DISPATCH: u32 = 10;
 
 /// Dispatches per sub-batch.
