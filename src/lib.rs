@@ -34,5 +34,6 @@ pub mod net;
 pub mod node;
 pub mod sched;
 pub mod store;
+/// Batch signature verification: RSA-PSS and ed25519 on every core and on the GPU.
 pub mod verify;
 pub mod wasm;

@@ -13,6 +13,7 @@
 
 mod cpu;
 pub mod ed25519;
+pub mod gpu;
 pub mod pss;
 pub mod rsa;
 pub mod rsa_pss;
