@@ -103,6 +103,11 @@ pub struct Config {
     /// `aocu bench hash` into the matched hardware profile, on a hardware adapter only; the
     /// CPU otherwise), `cpu`, or `gpu` (any adapter, a software one included).
     pub hash_engine: crate::hash::Engine,
+    /// Which engine verifies the node's batches of signatures (messages on ingest, remote SU
+    /// pages, bundles): `auto` (the GPU for batches from the profile's
+    /// `verify-gpu-crossover-signatures`, on a hardware adapter only; the CPU otherwise),
+    /// `cpu`, or `gpu` (every batch, on any adapter).
+    pub verify_engine: crate::hash::Engine,
     /// HyperBEAM mode: the `http://` URL of the HyperBEAM node this CU computes for (its
     /// `HB_URL`). Set, the node serves HyperBEAM's CU routes (`POST /result/{slot}`,
     /// `/snapshot`, `/state`, `/status`) and reads cold processes from its scheduler; empty,
@@ -150,6 +155,7 @@ impl Default for Config {
             tls_insecure_skip_verify: false,
             wallet: PathBuf::new(),
             hash_engine: crate::hash::Engine::Auto,
+            verify_engine: crate::hash::Engine::Auto,
             hyperbeam_url: String::new(),
             allow_processes: Vec::new(),
             deny_processes: Vec::new(),

@@ -2,7 +2,7 @@
 //! fixtures, every signature type AO uses), copies with one byte flipped in each signed field,
 //! and bundles that arbundles makes of them (`tests/node/bundle-items.mjs`), one of them with an
 //! item's data changed. Each item's verdict equals arbundles' `DataItem.verify`, on every engine
-//! this machine has (`cpu`, `auto`); files that are neither items nor bundles fail by name.
+//! (`cpu`, `auto`, and `gpu` on whatever adapter the machine has: lavapipe in CI); files that are neither items nor bundles fail by name.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
 
 mod prereq;
@@ -11,6 +11,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+
+/// The engines to run: `gpu` too when an adapter exists (under CI one must).
+fn engines() -> Vec<&'static str> {
+    let mut engines = vec!["cpu", "auto"];
+    if prereq::gpu_adapter() {
+        engines.push("gpu");
+    }
+    engines
+}
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ans104")
@@ -109,7 +118,7 @@ fn items_get_arbundles_verdicts_on_every_engine() {
     let reference = arbundles_verdicts(&node, &files);
     assert_eq!(reference.len(), files.len());
     assert_eq!(reference.iter().filter(|v| **v).count(), 8, "{reference:?}");
-    for engine in ["cpu", "auto"] {
+    for engine in engines() {
         let (code, lines) = aocu_verify(engine, &files);
         assert_eq!(code, 1, "{engine}: some items fail");
         assert_eq!(lines.len(), files.len(), "{engine}");
@@ -167,7 +176,7 @@ fn bundles_made_by_arbundles_get_its_verdicts() {
         .map(|v| v.as_bool().unwrap())
         .collect();
     assert_eq!(reference.iter().filter(|v| !**v).count(), 1, "{checked}");
-    for engine in ["cpu", "auto"] {
+    for engine in engines() {
         let (code, lines) = aocu_verify(engine, &[bundle.clone()]);
         assert_eq!(code, 0, "{engine}: {lines:?}");
         let ids: Vec<&Value> = lines.iter().map(|l| &l["id"]).collect();

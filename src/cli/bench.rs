@@ -40,7 +40,8 @@ pub fn profile_crossover(loaded: &Loaded) -> anyhow::Result<Option<u64>> {
     Ok(matched_profile(loaded)?.and_then(|p| p.capacity.hash_gpu_crossover_bytes))
 }
 
-fn matched_profile(loaded: &Loaded) -> anyhow::Result<Option<Profile>> {
+/// The hardware profile this machine matches.
+pub fn matched_profile(loaded: &Loaded) -> anyhow::Result<Option<Profile>> {
     let config = &loaded.config;
     let hardware = crate::hw::discover(Duration::from_millis(config.gpu_discovery_timeout_ms));
     let profiles =

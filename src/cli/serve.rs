@@ -63,6 +63,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
         "memory budget of resident processes"
     );
     install_hasher(config.hash_engine, profile.as_ref())?;
+    install_verifier(config.verify_engine, profile.as_ref())?;
     let store = Arc::new(
         Store::open(&config.state_dir)
             .with_context(|| format!("opening the state in {}", config.state_dir.display()))?,
@@ -275,6 +276,26 @@ fn install_hasher(
     // Only `serve` installs one, once per process; a second call would keep the first.
     if !crate::hash::shared::install(hasher) {
         tracing::warn!("a node hasher was already installed; keeping it");
+    }
+    Ok(())
+}
+
+/// Opens the node's verifier (every signature the node checks goes through it) on the
+/// configured engine, sharing the hasher's GPU device when it has one, and installs it.
+fn install_verifier(
+    engine: crate::hash::Engine,
+    profile: Option<&crate::hw::profile::Match>,
+) -> anyhow::Result<()> {
+    let crossover = profile
+        .and_then(|m| m.profile.capacity.verify_gpu_crossover_signatures)
+        .and_then(|c| usize::try_from(c).ok());
+    let verifier = crate::verify::Verifier::open(engine, crossover, crate::hash::shared().gpu())
+        .with_context(|| {
+            format!("opening the verification engine (key `verify-engine` = {engine:?})")
+        })?;
+    tracing::info!(?engine, ?crossover, gpu = ?verifier.gpu_adapter(), "node verifier");
+    if !crate::verify::install(verifier) {
+        tracing::warn!("a node verifier was already installed; keeping it");
     }
     Ok(())
 }

@@ -87,13 +87,15 @@ struct FileItems {
     items: Result<Vec<DataItem>, String>,
 }
 
-/// Installs the node's verifier for `engine`. Until the GPU engine exists only the CPU one can
-/// be asked for; `auto` is the CPU.
-pub fn install(_loaded: &crate::config::Loaded, engine: Engine) -> anyhow::Result<()> {
-    if engine == Engine::Gpu {
-        anyhow::bail!("the GPU verification engine is not available in this build");
-    }
-    crate::verify::install(crate::verify::Verifier::cpu());
+/// Installs the node's verifier for `engine`, with the crossover of the matched hardware
+/// profile for `auto`.
+pub fn install(loaded: &crate::config::Loaded, engine: Engine) -> anyhow::Result<()> {
+    let crossover = super::bench::matched_profile(loaded)?
+        .and_then(|p| p.capacity.verify_gpu_crossover_signatures)
+        .and_then(|c| usize::try_from(c).ok());
+    let verifier = crate::verify::Verifier::open(engine, crossover, None)
+        .context("opening the verification engine")?;
+    crate::verify::install(verifier);
     Ok(())
 }
 

@@ -356,7 +356,10 @@ fn verification_series(stats: &crate::verify::VerifyStats) -> [Series; 2] {
                         ("engine", engine.to_string()),
                         ("scheme", s.scheme.name().to_string()),
                     ];
-                    (labels, Value::Counter(if failed { s.failed } else { s.checked }))
+                    (
+                        labels,
+                        Value::Counter(if failed { s.failed } else { s.checked }),
+                    )
                 })
             })
             .collect()

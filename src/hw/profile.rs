@@ -122,6 +122,10 @@ pub struct Capacity {
     pub max_compute_per_message: u64,
     /// Batches of at least this many bytes go to the GPU; absent: never automatically.
     pub hash_gpu_crossover_bytes: Option<u64>,
+    /// Batches of at least this many RSA signatures are verified on the GPU (measured by
+    /// `aocu bench verify`); absent: never automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_gpu_crossover_signatures: Option<u64>,
     /// Messages per second measured by `aocu bench`, when measured.
     pub messages_per_second: Option<f64>,
 }

@@ -11,20 +11,22 @@
 //! The signed *message* of an ANS-104 item and the types that are not batched (secp256k1) stay
 //! in [`crate::ao::signature`], which builds [`Item`]s from data items.
 
-mod cpu;
+mod batch;
 pub mod ed25519;
 pub mod gpu;
 pub mod pss;
 pub mod rsa;
 pub mod rsa_pss;
 mod shared;
-
-use std::sync::atomic::{AtomicU64, Ordering};
+mod stats;
+mod verifier;
 
 use serde::Serialize;
 
 pub use crate::hash::Engine;
 pub use shared::{install, shared};
+pub use stats::{EngineStats, SchemeStats, VerifyStats};
+pub use verifier::Verifier;
 
 /// One signature to check.
 #[derive(Debug, Clone, Copy)]
@@ -130,143 +132,10 @@ pub enum VerifyError {
     /// The GPU engine was asked for, but this verifier has no GPU.
     #[error("the GPU engine was asked for, but no GPU verifier is open")]
     NoGpu,
-}
-
-/// The CPU engine, with counters. (The GPU engine joins it in `Verifier::with_gpu`.)
-#[derive(Debug, Default)]
-pub struct Verifier {
-    counters: Counters,
-}
-
-impl Verifier {
-    /// A verifier with the CPU engine only.
-    pub fn cpu() -> Verifier {
-        Verifier::default()
-    }
-
-    /// One verdict per item, in order, on `engine`.
-    pub fn verify_batch(
-        &self,
-        items: &[Item<'_>],
-        engine: Engine,
-    ) -> Result<Vec<Verdict>, VerifyError> {
-        match engine {
-            Engine::Gpu => Err(VerifyError::NoGpu),
-            Engine::Cpu | Engine::Auto => Ok(self.on_cpu(items)),
-        }
-    }
-
-    /// One verdict per item on the engine [`Engine::Auto`] picks; never fails (a GPU failure
-    /// is answered by the CPU, whose verdicts are identical).
-    pub fn verify(&self, items: &[Item<'_>]) -> Vec<Verdict> {
-        self.on_cpu(items)
-    }
-
-    fn on_cpu(&self, items: &[Item<'_>]) -> Vec<Verdict> {
-        let verdicts = match cpu::verify(items, |w| {
-            Ok::<_, std::convert::Infallible>(cpu::cpu_public_ops(w))
-        }) {
-            Ok(v) => v,
-            Err(never) => match never {},
-        };
-        self.counters.count(EngineKind::Cpu, items, &verdicts);
-        verdicts
-    }
-
-    /// What this verifier has done since it was made.
-    pub fn stats(&self) -> VerifyStats {
-        self.counters.snapshot()
-    }
-}
-
-/// The engine that gave a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EngineKind {
-    Cpu,
-    Gpu,
-}
-
-/// Signatures verified and failed, per engine and scheme; GPU busy time.
-#[derive(Debug, Default)]
-struct Counters {
-    /// `[engine][scheme]`: (checked, failed).
-    signatures: [[(AtomicU64, AtomicU64); 2]; 2],
-    batches: [AtomicU64; 2],
-    gpu_busy_ns: AtomicU64,
-}
-
-impl Counters {
-    fn count(&self, engine: EngineKind, items: &[Item<'_>], verdicts: &[Verdict]) {
-        let e = engine as usize;
-        self.batches[e].fetch_add(1, Ordering::Relaxed);
-        for (item, verdict) in items.iter().zip(verdicts) {
-            let (checked, failed) = &self.signatures[e][item.scheme() as usize];
-            checked.fetch_add(1, Ordering::Relaxed);
-            if verdict.is_err() {
-                failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    fn snapshot(&self) -> VerifyStats {
-        let engine = |e: EngineKind| {
-            let per_scheme = Scheme::ALL
-                .iter()
-                .map(|&s| {
-                    let (checked, failed) = &self.signatures[e as usize][s as usize];
-                    SchemeStats {
-                        scheme: s,
-                        checked: checked.load(Ordering::Relaxed),
-                        failed: failed.load(Ordering::Relaxed),
-                    }
-                })
-                .collect();
-            EngineStats {
-                batches: self.batches[e as usize].load(Ordering::Relaxed),
-                schemes: per_scheme,
-            }
-        };
-        VerifyStats {
-            cpu: engine(EngineKind::Cpu),
-            gpu: engine(EngineKind::Gpu),
-            gpu_busy_ms: self.gpu_busy_ns.load(Ordering::Relaxed) as f64 / 1e6,
-            rsa_backend: rsa::Backend::detect(),
-        }
-    }
-}
-
-/// What a verifier has done (`~meta@1.0/info/metering/verification`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct VerifyStats {
-    /// The CPU engine.
-    pub cpu: EngineStats,
-    /// The GPU engine.
-    pub gpu: EngineStats,
-    /// Time the GPU spent on verification batches, in milliseconds.
-    pub gpu_busy_ms: f64,
-    /// The CPU code that runs RSA.
-    pub rsa_backend: rsa::Backend,
-}
-
-/// One engine's counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct EngineStats {
-    /// Batches it verified.
-    pub batches: u64,
-    /// Per scheme.
-    pub schemes: Vec<SchemeStats>,
-}
-
-/// One scheme's counts on one engine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct SchemeStats {
-    /// The scheme.
-    pub scheme: Scheme,
-    /// Signatures checked.
-    pub checked: u64,
-    /// Of which did not hold.
-    pub failed: u64,
+    /// Opening the GPU failed.
+    #[error("opening the GPU for verification: {0}")]
+    Open(#[from] crate::hash::gpu::GpuError),
+    /// The GPU engine failed on this batch.
+    #[error(transparent)]
+    Gpu(#[from] gpu::GpuRsaError),
 }

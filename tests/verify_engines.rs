@@ -1,11 +1,14 @@
-//! The CPU verification engine against the reference crates on fresh random inputs (the seed
-//! is printed): RSA-PSS-4096 verdicts equal the `rsa` crate's for valid signatures with salt
-//! lengths 0, 32 and 478 and for copies with one bit flipped in the signature, the modulus or
-//! the digest; the public operation of every CPU backend equals `BigUint::modpow` on random
+//! The verification engines against the reference crates on fresh random inputs (the seed
+//! is printed): RSA-PSS-4096 verdicts of the CPU engine and of the GPU engine (on whatever
+//! adapter the machine has: lavapipe in CI) equal the `rsa` crate's for valid signatures with
+//! salt lengths 0, 32 and 478 and for copies with one bit flipped in the signature, the modulus
+//! or the digest, and a GPU verifier meters what it did; the public operation of every CPU backend equals `BigUint::modpow` on random
 //! moduli and on the top-bit patterns that stress the final subtraction; ed25519 verdicts equal
 //! `ed25519-dalek`'s `verify` on valid, flipped, non-canonical and small-order inputs; and
 //! batches give the verdicts of single checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+
+mod prereq;
 
 use aocu::ao::{DataItem, SignatureType, Signer, Tag};
 use aocu::verify::rsa::{Backend, Input, Modulus, limbs};
@@ -120,6 +123,7 @@ fn rsa_verdicts_equal_the_rsa_crates() {
         rsa.failed,
         2 * cases.iter().filter(|c| !c.reference).count() as u64
     );
+    on_the_gpu(&items, &batch);
     // Malformed inputs are verdicts with a reason, never a panic.
     let n = &cases[0].n;
     let short = Item::RsaPss {
@@ -148,6 +152,43 @@ fn rsa_verdicts_equal_the_rsa_crates() {
         matches!(out[2], Err(Failure::ModulusTooSmall { .. })),
         "{:?}",
         out[2]
+    );
+}
+
+/// The GPU engine's verdicts on `items` equal the CPU's (`expected`), alone and mixed with
+/// ed25519 items; RSA is counted on the GPU, ed25519 on the CPU.
+fn on_the_gpu(items: &[Item<'_>], expected: &[aocu::verify::Verdict]) {
+    if !prereq::gpu_adapter() {
+        return;
+    }
+    let hasher = aocu::hash::gpu::GpuHasher::new().unwrap();
+    let verifier = Verifier::on_gpu(Engine::Gpu, &hasher, None).unwrap();
+    eprintln!("GPU verifier on {:?}", verifier.gpu_adapter());
+    let gpu = verifier.verify_batch(items, Engine::Gpu).unwrap();
+    assert_eq!(gpu, expected);
+    // `verify` follows the verifier's engine; Auto never picks a software adapter.
+    assert_eq!(verifier.verify(items), expected);
+    let key = [0u8; 32];
+    let mut mixed = items.to_vec();
+    mixed.push(Item::Ed25519 {
+        key: &key,
+        message: b"m",
+        signature: &[0; 64],
+    });
+    let out = verifier.verify_batch(&mixed, Engine::Gpu).unwrap();
+    assert_eq!(&out[..items.len()], expected);
+    assert!(out[items.len()].is_err());
+    let stats = verifier.stats();
+    assert_eq!(stats.gpu.schemes[0].checked, 3 * items.len() as u64);
+    assert_eq!(stats.cpu.schemes[1].checked, 1);
+    assert!(stats.gpu_busy_ms > 0.0);
+    let auto = Verifier::on_gpu(Engine::Auto, &hasher, Some(1)).unwrap();
+    assert_eq!(auto.verify(items), expected);
+    let picked_gpu = auto.stats().gpu.schemes[0].checked > 0;
+    assert_eq!(
+        picked_gpu,
+        !hasher.is_software(),
+        "auto takes only a hardware adapter"
     );
 }
 
