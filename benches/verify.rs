@@ -6,6 +6,7 @@
 #![allow(missing_docs)] // `criterion_group!` makes undocumented public functions.
 
 use aocu::bench::verify::{Corpus, openssl_rsa4096_verify_per_sec};
+use aocu::verify::rsa::{self, Backend, Input, Modulus, limbs};
 use aocu::verify::{Engine, Scheme, Verifier};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -49,5 +50,52 @@ fn verify(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, verify);
+/// The public operation alone on each CPU backend (one core, 64 signatures), and the
+/// preparation of a modulus not seen before (its `R² mod n`), which a batch of distinct
+/// signers pays once per key.
+fn backends(c: &mut Criterion) {
+    let corpus = Corpus::new(8).unwrap();
+    let items = corpus.items(Scheme::RsaPss, 64);
+    let prepared: Vec<(limbs::Limbs, Modulus)> = items
+        .iter()
+        .map(|i| match i {
+            aocu::verify::Item::RsaPss {
+                modulus, signature, ..
+            } => (
+                limbs::from_be(signature).unwrap(),
+                Modulus::new(modulus).unwrap(),
+            ),
+            aocu::verify::Item::Ed25519 { .. } => unreachable!(),
+        })
+        .collect();
+    let inputs: Vec<Input<'_>> = prepared
+        .iter()
+        .map(|(s, modulus)| Input { s, modulus })
+        .collect();
+    let one_core = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("rsa-public-op");
+    group.sample_size(10);
+    for backend in Backend::all() {
+        group.throughput(Throughput::Elements(64));
+        group.bench_function(format!("{}, one core, 64", backend.name()), |b| {
+            one_core.install(|| b.iter(|| rsa::public_ops_on(backend, &inputs)))
+        });
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(format!("{}, one core, 1", backend.name()), |b| {
+            one_core.install(|| b.iter(|| rsa::public_ops_on(backend, &inputs[..1])))
+        });
+    }
+    let aocu::verify::Item::RsaPss { modulus, .. } = items[0] else {
+        unreachable!()
+    };
+    group.bench_function("prepare a new modulus", |b| {
+        b.iter(|| Modulus::new(modulus).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, verify, backends);
 criterion_main!(benches);

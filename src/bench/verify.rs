@@ -161,6 +161,11 @@ pub struct VerifyBenchReport {
     pub openssl_error: Option<String>,
     /// Milliseconds to verify the 2,000 RSA signatures of a 1,000-slot SU page, every core.
     pub su_page_1000_ms: f64,
+    /// The GPU adapter measured, if any.
+    pub gpu_adapter: Option<String>,
+    /// The smallest measured RSA batch from which the GPU beats every core (and keeps beating
+    /// them at every larger size); absent when it never does or the adapter is a software one.
+    pub gpu_crossover_signatures: Option<u64>,
     /// The measurements.
     pub measurements: Vec<VerifyMeasurement>,
 }
@@ -218,6 +223,7 @@ pub fn run(options: &VerifyBenchOptions, verifier: &Verifier) -> Result<VerifyBe
             }
         }
     }
+    let gpu_crossover_signatures = crossover(&measurements, verifier);
     let page = corpus.items(Scheme::RsaPss, 2000);
     let su_page = best_time(options.min_time, || {
         std::hint::black_box(verifier.verify(&page));
@@ -228,6 +234,36 @@ pub fn run(options: &VerifyBenchOptions, verifier: &Verifier) -> Result<VerifyBe
         openssl_per_s,
         openssl_error,
         su_page_1000_ms: su_page.as_secs_f64() * 1e3,
+        gpu_adapter: verifier.gpu_adapter().map(str::to_string),
+        gpu_crossover_signatures,
         measurements,
     })
+}
+
+/// See [`VerifyBenchReport::gpu_crossover_signatures`].
+fn crossover(measurements: &[VerifyMeasurement], verifier: &Verifier) -> Option<u64> {
+    if !verifier.gpu_is_hardware() {
+        return None;
+    }
+    let rate = |engine: Engine, batch: usize| {
+        measurements
+            .iter()
+            .find(|m| {
+                m.scheme == Scheme::RsaPss
+                    && m.engine == engine
+                    && m.threads == Threads::All
+                    && m.batch == batch
+            })
+            .map(|m| m.per_s)
+    };
+    let mut batches: Vec<usize> = measurements.iter().map(|m| m.batch).collect();
+    batches.sort_unstable();
+    batches.dedup();
+    let wins: Vec<bool> = batches
+        .iter()
+        .map(|&b| matches!((rate(Engine::Gpu, b), rate(Engine::Cpu, b)), (Some(g), Some(c)) if g > c))
+        .collect();
+    // The first size from which every larger one is a win too.
+    let first = wins.iter().rposition(|w| !w).map_or(0, |i| i + 1);
+    batches.get(first).map(|&b| b as u64)
 }

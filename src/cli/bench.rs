@@ -70,14 +70,19 @@ pub fn run_hash(loaded: &Loaded, args: &HashBenchArgs) -> anyhow::Result<Outcome
         print!("{}", render(&report));
     }
     if let Some(path) = &args.write_profile {
-        write_profile(loaded, path, report.profile_crossover)?;
+        let crossover = report.profile_crossover;
+        write_profile(loaded, path, |c| c.hash_gpu_crossover_bytes = crossover)?;
         eprintln!("aocu: wrote {}", path.display());
     }
     Ok(Outcome::Success)
 }
 
-/// Updates the profile at `path` (or a copy of the matched one) with the crossover.
-fn write_profile(loaded: &Loaded, path: &Path, crossover: Option<u64>) -> anyhow::Result<()> {
+/// Updates the profile at `path` (or a copy of the matched one) with what `measured` sets.
+pub fn write_profile(
+    loaded: &Loaded,
+    path: &Path,
+    measured: impl FnOnce(&mut crate::hw::profile::Capacity),
+) -> anyhow::Result<()> {
     let mut profile = match std::fs::read_to_string(path) {
         Ok(text) => toml::from_str::<Profile>(&text)
             .with_context(|| format!("{} is not a hardware profile", path.display()))?,
@@ -86,10 +91,10 @@ fn write_profile(loaded: &Loaded, path: &Path, crossover: Option<u64>) -> anyhow
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    profile.capacity.hash_gpu_crossover_bytes = crossover;
+    measured(&mut profile.capacity);
     let text = format!(
-        "# Written by `aocu bench hash`: hash-gpu-crossover-bytes is measured on this machine\n\
-         # (absent: the GPU never beat the CPU, or it is a software rasterizer).\n{}",
+        "# Written by `aocu bench`: the GPU crossovers are measured on this machine (absent:\n\
+         # the GPU never beat the CPU, or it is a software rasterizer).\n{}",
         toml::to_string(&profile).context("serializing the profile")?
     );
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))

@@ -130,7 +130,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             verify::install(&load_config(&cli.config, &cli.set, &[])?, args.engine)?;
             verify::run(&args)
         }
-        Command::Bench(BenchCommand::Verify(args)) => verify_bench::run(&args),
+        Command::Bench(BenchCommand::Verify(args)) => {
+            verify_bench::run(&load_config(&cli.config, &cli.set, &[])?, &args)
+        }
         Command::Bench(BenchCommand::Hash(args)) => {
             bench::run_hash(&load_config(&cli.config, &cli.set, &[])?, &args)
         }

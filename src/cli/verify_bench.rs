@@ -2,6 +2,7 @@
 //! [`crate::bench::verify`]), printed as a table or JSON.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -28,10 +29,34 @@ pub struct VerifyBenchArgs {
     /// Seconds of `openssl speed rsa4096` for the baseline (0: skip it).
     #[arg(long, default_value_t = 3)]
     pub openssl_seconds: u32,
+    /// Measure the CPU only.
+    #[arg(long)]
+    pub no_gpu: bool,
+    /// Write this machine's hardware profile, with the measured GPU crossover
+    /// (`verify-gpu-crossover-signatures`), to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub write_profile: Option<PathBuf>,
 }
 
-/// Runs the measurements and prints them.
-pub fn run(args: &VerifyBenchArgs) -> anyhow::Result<Outcome> {
+/// Runs the measurements, prints them, and writes the profile when asked.
+pub fn run(loaded: &crate::config::Loaded, args: &VerifyBenchArgs) -> anyhow::Result<Outcome> {
+    let gpu = if args.no_gpu {
+        None
+    } else {
+        crate::hash::gpu::GpuHasher::new()
+            .inspect_err(|e| eprintln!("aocu: no GPU measurements: {e}"))
+            .ok()
+    };
+    let verifier = match &gpu {
+        Some(hasher) => Verifier::on_gpu(Engine::Auto, hasher, None)
+            .inspect_err(|e| eprintln!("aocu: no GPU measurements: {e}"))
+            .unwrap_or_else(|_| Verifier::cpu()),
+        None => Verifier::cpu(),
+    };
+    let mut engines = vec![Engine::Cpu];
+    if verifier.gpu_adapter().is_some() {
+        engines.push(Engine::Gpu);
+    }
     let options = VerifyBenchOptions {
         batch_sizes: if args.batch.is_empty() {
             BATCH_SIZES.to_vec()
@@ -40,9 +65,8 @@ pub fn run(args: &VerifyBenchArgs) -> anyhow::Result<Outcome> {
         },
         min_time: Duration::from_millis(args.min_time_ms),
         openssl_seconds: args.openssl_seconds,
-        engines: vec![Engine::Cpu],
+        engines,
     };
-    let verifier = Verifier::cpu();
     let report = vb::run(&options, &verifier)
         .map_err(anyhow::Error::msg)
         .context("verification benchmark")?;
@@ -50,6 +74,13 @@ pub fn run(args: &VerifyBenchArgs) -> anyhow::Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render(&report));
+    }
+    if let Some(path) = &args.write_profile {
+        let crossover = report.gpu_crossover_signatures;
+        super::bench::write_profile(loaded, path, |capacity| {
+            capacity.verify_gpu_crossover_signatures = crossover;
+        })?;
+        eprintln!("aocu: wrote {}", path.display());
     }
     Ok(Outcome::Success)
 }
@@ -96,6 +127,14 @@ pub fn render(report: &VerifyBenchReport) -> String {
         out,
         "SU page of 1,000 slots (2,000 RSA signatures), every core: {:.1} ms",
         report.su_page_1000_ms
+    );
+    let _ = writeln!(
+        out,
+        "GPU: {}   verify-gpu-crossover-signatures: {}",
+        report.gpu_adapter.as_deref().unwrap_or("none"),
+        report
+            .gpu_crossover_signatures
+            .map_or("absent (CPU only)".into(), |c| c.to_string())
     );
     out
 }

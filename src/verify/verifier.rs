@@ -92,6 +92,11 @@ impl Verifier {
         self.gpu.as_ref().map(|g| g.adapter.as_str())
     }
 
+    /// Whether the GPU engine runs on a hardware adapter (not a software rasterizer).
+    pub fn gpu_is_hardware(&self) -> bool {
+        self.gpu.as_ref().is_some_and(|g| !g.software)
+    }
+
     /// One verdict per item, in order, on `engine`; a GPU failure is an error here (for
     /// tests and benches; the node uses [`Verifier::verify`]).
     pub fn verify_batch(
