@@ -177,7 +177,7 @@ fn bundles_made_by_arbundles_get_its_verdicts() {
         .collect();
     assert_eq!(reference.iter().filter(|v| !**v).count(), 1, "{checked}");
     for engine in engines() {
-        let (code, lines) = aocu_verify(engine, &[bundle.clone()]);
+        let (code, lines) = aocu_verify(engine, std::slice::from_ref(&bundle));
         assert_eq!(code, 0, "{engine}: {lines:?}");
         let ids: Vec<&Value> = lines.iter().map(|l| &l["id"]).collect();
         let expected: Vec<&Value> = made["ids"].as_array().unwrap().iter().collect();
@@ -188,7 +188,7 @@ fn bundles_made_by_arbundles_get_its_verdicts() {
                 .enumerate()
                 .all(|(i, l)| l["index"] == i && l["verified"] == true)
         );
-        let (code, lines) = aocu_verify(engine, &[tampered.clone()]);
+        let (code, lines) = aocu_verify(engine, std::slice::from_ref(&tampered));
         assert_eq!(code, 1, "{engine}");
         let verdicts: Vec<bool> = lines.iter().map(|l| l["verified"] == true).collect();
         assert_eq!(verdicts, reference, "{engine}");

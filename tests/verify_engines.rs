@@ -274,11 +274,14 @@ fn every_backend_equals_modpow_on_random_and_extreme_moduli() {
     }
 }
 
+/// Key, message, signature, and what the case is.
+type Ed25519Case = ([u8; 32], Vec<u8>, [u8; 64], String);
+
 #[test]
 fn ed25519_verdicts_equal_dalek_verify() {
     use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
     let mut rng = rng();
-    let mut cases: Vec<([u8; 32], Vec<u8>, [u8; 64], String)> = Vec::new();
+    let mut cases: Vec<Ed25519Case> = Vec::new();
     for k in 0..4 {
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);

@@ -23,13 +23,13 @@ pub fn verify<E>(
     public_ops: impl FnOnce(&[Waiting<'_, '_>]) -> Result<Vec<Vec<u8>>, E>,
 ) -> Result<Vec<Verdict>, E> {
     // 1. Per item: ed25519 in full; RSA up to the public operation.
-    let staged: Vec<Result<Verdict, Pending>> = items.par_iter().map(stage).collect();
+    let staged: Vec<Staged> = items.par_iter().map(stage).collect();
     let mut waiting = Vec::new();
     let mut done = Vec::with_capacity(items.len());
     for (item, s) in items.iter().zip(staged) {
         match s {
-            Ok(verdict) => done.push(Some(verdict)),
-            Err(pending) => {
+            Staged::Done(verdict) => done.push(Some(verdict)),
+            Staged::Rsa(pending) => {
                 done.push(None);
                 waiting.push(Waiting { item, pending });
             }
@@ -49,21 +49,29 @@ pub fn verify<E>(
         .collect())
 }
 
+/// An item after the checks that need no public operation.
+enum Staged {
+    /// Its verdict.
+    Done(Verdict),
+    /// Its RSA check, ready for the public operation.
+    Rsa(Pending),
+}
+
 /// An item's verdict when it needs no public operation; else its prepared RSA check.
-fn stage(item: &Item<'_>) -> Result<Verdict, Pending> {
+fn stage(item: &Item<'_>) -> Staged {
     match *item {
         Item::Ed25519 {
             key,
             message,
             signature,
-        } => Ok(ed25519::verify(key, message, signature)),
+        } => Staged::Done(ed25519::verify(key, message, signature)),
         Item::RsaPss {
             modulus,
             digest,
             signature,
         } => match rsa_pss::prepare(modulus, &digest, signature) {
-            Ok(p) => Err(p),
-            Err(f) => Ok(Err(f)),
+            Ok(p) => Staged::Rsa(p),
+            Err(f) => Staged::Done(Err(f)),
         },
     }
 }

@@ -34,7 +34,6 @@ mod tests {
     use super::*;
     use rsa::traits::PublicKeyParts as _;
     use rsa::{Pss, RsaPrivateKey};
-    use sha2::{Digest as _, Sha256};
 
     #[test]
     fn any_salt_length_verifies_and_tampering_fails() {
