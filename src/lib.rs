@@ -7,6 +7,7 @@
 //!   HTTP(S) client).
 //! - [`hash`] batch hashing on CPU and GPU; [`exec`] the pinned executor pool; [`node`] the
 //!   node's identity.
+//! - [`verify`] batch signature verification (RSA-PSS, ed25519) on CPU and GPU.
 //! - [`ao`] the protocol vocabulary: data items, [`ao::Tag`]s, [`ao::Id`]s, message fields,
 //!   wallets; [`bench`](mod@bench) the `aocu bench` runners.
 //! - [`store`] durable records; [`wasm`] the process runtime; [`access`] who may use the node.
@@ -34,6 +35,5 @@ pub mod net;
 pub mod node;
 pub mod sched;
 pub mod store;
-/// Batch signature verification: RSA-PSS and ed25519 on every core and on the GPU.
 pub mod verify;
 pub mod wasm;

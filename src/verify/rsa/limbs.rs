@@ -4,7 +4,7 @@
 //!
 //! `R = 2^(52·79) = 2^4108` is the Montgomery radix. It exceeds four times any 4096-bit
 //! modulus, which lets the multiplication keep its values below `2n` without a subtraction
-//! per step (see [`super::portable`]).
+//! per step (see `rsa/portable.rs`).
 
 use rsa::BigUint;
 

@@ -1,5 +1,5 @@
 //! The RSA public operation `s^65537 mod n` for many signatures at once, on the CPU: one
-//! algorithm (Montgomery multiplication in radix `2^52`, [`portable`]) in two backends, the
+//! algorithm (Montgomery multiplication in radix `2^52`, `portable.rs`) in two backends, the
 //! portable one and AVX-512 IFMA lanes (eight signatures per vector), chosen at run time as
 //! the BLAKE3 lanes are, and spread over every core with rayon.
 //!
