@@ -52,20 +52,29 @@ fn aocu_verify(engine: &str, files: &[PathBuf]) -> (i32, Vec<Value>) {
     (out.status.code().unwrap(), lines)
 }
 
-/// arbundles' verdict per item file (`verify-items.mjs`).
-fn arbundles_verdicts(node: &Path, files: &[PathBuf]) -> Vec<bool> {
+/// The standard output of `node SCRIPT ARGS` in `node` (`tests/node`), which must succeed.
+fn node_script<I, A>(node: &Path, script: &str, args: I) -> String
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<std::ffi::OsStr>,
+{
     let out = Command::new("node")
-        .arg("verify-items.mjs")
-        .args(files)
+        .arg(script)
+        .args(args)
         .current_dir(node)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{script}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// arbundles' verdict per item file (`verify-items.mjs`).
+fn arbundles_verdicts(node: &Path, files: &[PathBuf]) -> Vec<bool> {
+    node_script(node, "verify-items.mjs", files)
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap();
@@ -76,18 +85,7 @@ fn arbundles_verdicts(node: &Path, files: &[PathBuf]) -> Vec<bool> {
 
 /// `bundle-items.mjs` in `node`.
 fn bundle_script(node: &Path, args: &[&std::ffi::OsStr]) -> Value {
-    let out = Command::new("node")
-        .arg("bundle-items.mjs")
-        .args(args)
-        .current_dir(node)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&node_script(node, "bundle-items.mjs", args)).unwrap()
 }
 
 /// The fixtures and, per fixture, copies with one byte flipped in the signature and the data.

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 
 pub use adapter::AdapterChoice;
 pub use bandwidth::BandwidthProbe;
+pub use pipelines::storage_entry;
 pub use resident::ResidentBatch;
 
 use super::{Algorithm, Digest};

@@ -100,8 +100,9 @@ fn module(device: &wgpu::Device, name: &str, source: &str) -> wgpu::ShaderModule
     })
 }
 
-fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
-    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+/// A compute shader's storage buffer binding (every kernel of aocu binds its data so).
+pub fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::COMPUTE,
         ty: wgpu::BindingType::Buffer {
@@ -110,7 +111,11 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
             min_binding_size: None,
         },
         count: None,
-    };
+    }
+}
+
+fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let storage = storage_entry;
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: Some("aocu-hash"),
         entries: &[

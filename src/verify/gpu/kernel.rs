@@ -121,16 +121,7 @@ impl Kernel {
 }
 
 fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
-    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    };
+    let storage = crate::hash::gpu::storage_entry;
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: Some("aocu-rsa"),
         entries: &[
