@@ -97,5 +97,38 @@ fn backends(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, verify, backends);
+/// RSA on the GPU engine, on a hardware adapter (a software one too with
+/// `AOCU_BENCH_SOFTWARE_GPU=1`: slow, for trying the bench itself), against every core.
+fn gpu(c: &mut Criterion) {
+    let options = aocu::hash::gpu::GpuOptions {
+        adapter: if std::env::var_os("AOCU_BENCH_SOFTWARE_GPU").is_some() {
+            aocu::hash::gpu::AdapterChoice::default()
+        } else {
+            aocu::hash::gpu::AdapterChoice::HardwareOnly
+        },
+        ..Default::default()
+    };
+    let hasher = match aocu::hash::gpu::GpuHasher::with_options(options) {
+        Ok(h) => h,
+        Err(e) => return eprintln!("no GPU rows: {e}"),
+    };
+    let verifier = Verifier::on_gpu(Engine::Gpu, &hasher, None).unwrap();
+    eprintln!("GPU: {:?}", verifier.gpu_adapter());
+    let corpus = Corpus::new(64).unwrap();
+    let mut group = c.benchmark_group("rsa-pss-gpu");
+    group.sample_size(10);
+    for size in [4096usize, 65536] {
+        let items = corpus.items(Scheme::RsaPss, size);
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_with_input(BenchmarkId::new("gpu", size), &items, |b, i| {
+            b.iter(|| verifier.verify_batch(i, Engine::Gpu).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("cpu, all cores", size), &items, |b, i| {
+            b.iter(|| verifier.verify_batch(i, Engine::Cpu).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, verify, backends, gpu);
 criterion_main!(benches);

@@ -210,3 +210,59 @@ fn unreadable_and_foreign_files_fail_by_name() {
     }
     assert!(lines[2]["reason"].as_str().unwrap().contains("cannot read"));
 }
+
+#[test]
+fn bench_verify_reports_every_row_against_both_baselines() {
+    let Some(_) = prereq::tool("openssl", "apt-get install openssl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("measured.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_aocu"))
+        .args([
+            "bench",
+            "verify",
+            "--json",
+            "--min-time-ms",
+            "1",
+            "--batch",
+            "1,9",
+        ])
+        .args(["--openssl-seconds", "1", "--write-profile"])
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["openssl-per-s"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(
+        report["rsa-crate-per-s"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(
+        report["su-page-1000-ms"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    let rows = report["measurements"].as_array().unwrap();
+    let gpu = report["gpu-adapter"].is_string();
+    // CPU: 2 schemes × 2 batches × 2 thread settings; GPU: 2 × 2 × all cores only.
+    assert_eq!(rows.len(), if gpu { 12 } else { 8 }, "{report}");
+    for row in rows {
+        assert!(row["per-s"].as_f64().unwrap() > 0.0, "{row}");
+        let rsa = row["scheme"] == "rsa-pss";
+        assert_eq!(row["vs-openssl"].is_f64(), rsa, "{row}");
+        assert_eq!(row["vs-rsa-crate"].is_f64(), rsa, "{row}");
+    }
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let written: aocu::hw::profile::Profile = toml::from_str(&text).unwrap();
+    let crossover = report["gpu-crossover-signatures"].as_u64();
+    assert_eq!(written.capacity.verify_gpu_crossover_signatures, crossover);
+    if prereq::in_ci() {
+        // lavapipe, a software adapter: never a crossover.
+        assert_eq!(crossover, None, "{report}");
+    }
+}

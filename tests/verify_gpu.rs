@@ -307,9 +307,10 @@ fn sub_batches() {
     );
 }
 
-/// Throughput on a batch of 256 4096-bit operations (printed; asserted only for correctness).
+/// A batch of 256 4096-bit operations matches the reference (its rate is printed, not asserted:
+/// `cargo bench --bench verify` measures).
 #[test]
-fn throughput_256() {
+fn a_batch_of_256_matches() {
     let Some(engine) = engine() else { return };
     let mut rng = rng("throughput_256");
     let cases: Vec<Case> = (0..256)
