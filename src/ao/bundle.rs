@@ -28,6 +28,11 @@ pub fn encode(items: &[&DataItem]) -> Vec<u8> {
 
 /// Parse a bundle into its items, checking each header ID against the item's signature.
 pub fn decode(bytes: &[u8]) -> Result<Vec<DataItem>, BundleError> {
+    decode_with_len(bytes).map(|(items, _)| items)
+}
+
+/// [`decode`], and how many bytes the bundle spans (bytes after it are not read).
+pub fn decode_with_len(bytes: &[u8]) -> Result<(Vec<DataItem>, usize), BundleError> {
     let count = read_le32(bytes, 0).ok_or_else(|| BundleError("no item count".into()))?;
     let headers_end = count
         .checked_mul(64)
@@ -65,7 +70,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<DataItem>, BundleError> {
             "item {i}: header ID does not match the item"
         )));
     }
-    Ok(items)
+    Ok((items, offset))
 }
 
 /// [`decode`], then every item's signature in one batch of the node's verifier; the first

@@ -184,12 +184,10 @@ fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>, String> {
 
 /// The items of a bundle that spans the whole file, else the one item the file holds.
 fn parse(bytes: &[u8]) -> Result<(Vec<DataItem>, bool), String> {
-    if let Ok(items) = bundle::decode(bytes) {
-        let spanned =
-            32 + 64 * items.len() + items.iter().map(|i| i.to_bytes().len()).sum::<usize>();
-        if spanned == bytes.len() {
-            return Ok((items, true));
-        }
+    if let Ok((items, spanned)) = bundle::decode_with_len(bytes)
+        && spanned == bytes.len()
+    {
+        return Ok((items, true));
     }
     DataItem::parse(bytes)
         .map(|item| (vec![item], false))
