@@ -90,9 +90,14 @@ struct FileItems {
 /// Installs the node's verifier for `engine`, with the crossover of the matched hardware
 /// profile for `auto`.
 pub fn install(loaded: &crate::config::Loaded, engine: Engine) -> anyhow::Result<()> {
-    let crossover = super::bench::matched_profile(loaded)?
-        .and_then(|p| p.capacity.verify_gpu_crossover_signatures)
-        .and_then(|c| usize::try_from(c).ok());
+    // Only `auto` reads the profile: matching it enumerates the GPUs, which costs more than
+    // checking a few signatures.
+    let crossover = match engine {
+        Engine::Auto => super::bench::matched_profile(loaded)?
+            .and_then(|p| p.capacity.verify_gpu_crossover_signatures)
+            .and_then(|c| usize::try_from(c).ok()),
+        Engine::Cpu | Engine::Gpu => None,
+    };
     let verifier = crate::verify::Verifier::open(engine, crossover, None)
         .context("opening the verification engine")?;
     crate::verify::install(verifier);
