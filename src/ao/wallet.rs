@@ -162,10 +162,18 @@ impl Wallet {
         };
         // `ring` checks `d` and the CRT parts against `n` and `e` only when it signs: sign
         // once now, so that an inconsistent key is refused here and not at the first message.
+        // The probe is checked with ring's own public operation, not the node's shared verifier:
+        // it is not a message signature and must not show in the verification metering.
         let probe = b"aocu wallet check";
-        let consistent = wallet
-            .sign(probe)
-            .is_ok_and(|sig| super::signature::arweave::verify(&wallet.owner, probe, &sig));
+        let public = ring::rsa::PublicKeyComponents {
+            n: wallet.owner.as_slice(),
+            e: [1u8, 0, 1].as_slice(),
+        };
+        let consistent = wallet.sign(probe).is_ok_and(|sig| {
+            public
+                .verify(&ring::signature::RSA_PSS_2048_8192_SHA256, probe, &sig)
+                .is_ok()
+        });
         if !consistent {
             return Err(WalletError::Jwk(
                 "inconsistent key: its private parts do not sign for its modulus".into(),
