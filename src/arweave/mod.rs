@@ -1,6 +1,7 @@
 //! The Arweave gateways this node reads (config key `gateways`): modules by ID
-//! ([`module`](Gateways::module)), Scheduler-Location records ([`location`]) and the block
-//! height ([`height`]).
+//! ([`module`](Gateways::module)), Scheduler-Location records ([`location`]), the block
+//! height ([`height`]) and what WeaveDrive reads ([`weave_get`](Gateways::weave_get),
+//! [`graphql_has_edges`](Gateways::graphql_has_edges)).
 //!
 //! Every request goes through the node's [`net::Client`](crate::net::Client) (TLS, pooled
 //! connections, the per-try timeout, body limits) and is retried with back-off, each try on the
@@ -9,6 +10,7 @@
 pub mod height;
 pub mod location;
 mod module;
+mod weave;
 
 use std::sync::Arc;
 

@@ -8,9 +8,10 @@
 //! - `invoke_*` trampolines implement emscripten's setjmp/longjmp contract: the table entry is
 //!   called; if `_emscripten_throw_longjmp` unwound it, the stack pointer is restored and the
 //!   module's `setThrew(1, 0)` is called. Any other failure propagates.
-//! - WeaveDrive (`__asyncjs__weavedrive_*`) is not available: `open` fails (returns 0, as the
-//!   reference loader does without its WeaveDrive extension); `read`/`close`, which only a
-//!   successful open could lead to, end the evaluation with a clear error.
+//! - WeaveDrive (`__asyncjs__weavedrive_*`) reads Arweave through the process' [`Drive`]
+//!   (see [`weavedrive`](super::weavedrive)); without one, `open` gives 0 as the reference
+//!   loader does without the extension. `fd_read`, `fd_seek` and `fd_close` on a WeaveDrive
+//!   descriptor go to its open files.
 //! - `emscripten_resize_heap` grows memory with emscripten's over-allocation policy, within the
 //!   process' memory limit (enforced by [`MemoryLimiter`]).
 
@@ -18,8 +19,12 @@ use wasmtime::{
     Caller, Engine, FuncType, Linker, Memory, ResourceLimiter, Table, TypedFunc, Val, ValType,
 };
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use super::error::WasmError;
 use super::timefmt::{self, Tm};
+use super::weavedrive::{self, Drive, Files};
 
 /// WASI / emscripten errno values (emscripten uses WASI's numbering).
 mod errno {
@@ -80,6 +85,14 @@ pub struct HostState {
     pub limiter: MemoryLimiter,
     /// Clock value (ms since the epoch) for the message being evaluated.
     pub clock_ms: u64,
+    /// Block height of the message being evaluated (WeaveDrive's attestation bound).
+    pub block_height: u64,
+    /// When the message's wall-clock limit runs out (a WeaveDrive read waits no longer).
+    pub deadline: Option<Instant>,
+    /// The process' WeaveDrive, when its module has one.
+    pub drive: Option<Arc<Drive>>,
+    /// WeaveDrive files open in this instance.
+    pub files: Files,
     pub(crate) runtime: Option<Runtime>,
 }
 
@@ -92,6 +105,10 @@ impl HostState {
                 exceeded: false,
             },
             clock_ms: 0,
+            block_height: 0,
+            deadline: None,
+            drive: None,
+            files: Files::default(),
             runtime: None,
         }
     }
@@ -119,14 +136,14 @@ impl std::fmt::Display for HostExit {
 }
 impl std::error::Error for HostExit {}
 
-fn exit(message: impl Into<String>) -> wasmtime::Error {
+pub(super) fn exit(message: impl Into<String>) -> wasmtime::Error {
     wasmtime::Error::new(HostExit(message.into()))
 }
 
-type Cx<'a> = Caller<'a, HostState>;
-type R<T> = wasmtime::Result<T>;
+pub(super) type Cx<'a> = Caller<'a, HostState>;
+pub(super) type R<T> = wasmtime::Result<T>;
 
-fn runtime(caller: &Cx<'_>) -> R<Runtime> {
+pub(super) fn runtime(caller: &Cx<'_>) -> R<Runtime> {
     caller
         .data()
         .runtime
@@ -139,7 +156,7 @@ fn memory<'a>(caller: &'a mut Cx<'_>) -> R<&'a mut [u8]> {
     Ok(memory.data_mut(caller))
 }
 
-fn range(mem: &[u8], addr: u64, len: u64) -> R<std::ops::Range<usize>> {
+pub(super) fn range(mem: &[u8], addr: u64, len: u64) -> R<std::ops::Range<usize>> {
     let start = usize::try_from(addr).map_err(|_| exit("pointer out of range"))?;
     let end = usize::try_from(len)
         .ok()
@@ -149,14 +166,14 @@ fn range(mem: &[u8], addr: u64, len: u64) -> R<std::ops::Range<usize>> {
     Ok(start..end)
 }
 
-fn write_bytes(caller: &mut Cx<'_>, addr: u64, bytes: &[u8]) -> R<()> {
+pub(super) fn write_bytes(caller: &mut Cx<'_>, addr: u64, bytes: &[u8]) -> R<()> {
     let mem = memory(caller)?;
     let r = range(mem, addr, bytes.len() as u64)?;
     mem[r].copy_from_slice(bytes);
     Ok(())
 }
 
-fn read_u64(mem: &[u8], addr: u64) -> R<u64> {
+pub(super) fn read_u64(mem: &[u8], addr: u64) -> R<u64> {
     let r = range(mem, addr, 8)?;
     let mut b = [0u8; 8];
     b.copy_from_slice(&mem[r]);
@@ -171,7 +188,7 @@ fn read_i32(mem: &[u8], addr: u64) -> R<i32> {
 }
 
 /// The NUL-terminated string at `addr` (lossy UTF-8).
-fn read_cstr(mem: &[u8], addr: u64) -> R<String> {
+pub(super) fn read_cstr(mem: &[u8], addr: u64) -> R<String> {
     let start = usize::try_from(addr).map_err(|_| exit("pointer out of range"))?;
     let tail = mem
         .get(start..)
@@ -356,25 +373,15 @@ fn define_invoke(
     Ok(())
 }
 
-fn weavedrive_unavailable() -> wasmtime::Error {
-    exit("WeaveDrive (file access to Arweave data) is not available on this CU")
-}
-
 fn define(linker: &mut Linker<HostState>, m: &str, n: &str) -> wasmtime::Result<()> {
     match (m, n) {
         ("env", "_emscripten_throw_longjmp") => {
             linker.func_wrap(m, n, || -> R<()> { Err(wasmtime::Error::new(Longjmp)) })?
         }
-        // Without the WeaveDrive extension the reference loader's `open` resolves to null: the
-        // module sees a failed open (0) and reports it itself.
-        ("env", "__asyncjs__weavedrive_open") => linker.func_wrap(m, n, |_: u64, _: u64| 0i32)?,
-        ("env", "__asyncjs__weavedrive_read") => {
-            linker.func_wrap(m, n, |_: i32, _: u64, _: u64| -> R<i32> {
-                Err(weavedrive_unavailable())
-            })?
-        }
+        ("env", "__asyncjs__weavedrive_open") => linker.func_wrap(m, n, weavedrive::host::open)?,
+        ("env", "__asyncjs__weavedrive_read") => linker.func_wrap(m, n, weavedrive::host::read)?,
         ("env", "__asyncjs__weavedrive_close") => {
-            linker.func_wrap(m, n, |_: i32| -> R<i32> { Err(weavedrive_unavailable()) })?
+            linker.func_wrap(m, n, weavedrive::host::close)?
         }
         ("env", "strftime") => linker.func_wrap(m, n, strftime)?,
         ("env", "strftime_l") => linker.func_wrap(
@@ -475,8 +482,10 @@ fn define(linker: &mut Linker<HostState>, m: &str, n: &str) -> wasmtime::Result<
             linker.func_wrap(m, n, |cmd: u64| if cmd == 0 { 0 } else { -errno::ENOSYS })?
         }
         ("env", "emscripten_resize_heap") => linker.func_wrap(m, n, resize_heap)?,
-        ("wasi_snapshot_preview1", "fd_close") => linker.func_wrap(m, n, |fd: i32| {
-            if (0..=2).contains(&fd) {
+        ("wasi_snapshot_preview1", "fd_close") => linker.func_wrap(m, n, |mut c: Cx<'_>, fd: i32| {
+            if let Some(answer) = weavedrive::host::fd_close(&mut c, fd) {
+                answer
+            } else if (0..=2).contains(&fd) {
                 0
             } else {
                 errno::EBADF
@@ -485,7 +494,10 @@ fn define(linker: &mut Linker<HostState>, m: &str, n: &str) -> wasmtime::Result<
         ("wasi_snapshot_preview1", "fd_read") => linker.func_wrap(
             m,
             n,
-            |mut c: Cx<'_>, fd: i32, _iovs: u64, _len: u64, nread: u64| -> R<i32> {
+            |mut c: Cx<'_>, fd: i32, iovs: u64, len: u64, nread: u64| -> R<i32> {
+                if let Some(answer) = weavedrive::host::fd_read(&mut c, fd, iovs, len, nread) {
+                    return answer;
+                }
                 if fd != 0 {
                     return Ok(errno::EBADF);
                 }
@@ -510,13 +522,21 @@ fn define(linker: &mut Linker<HostState>, m: &str, n: &str) -> wasmtime::Result<
             },
         )?,
         ("wasi_snapshot_preview1", "fd_seek") => {
-            linker.func_wrap(m, n, |fd: i32, _: i64, _: i32, _: u64| {
-                if (0..=2).contains(&fd) {
-                    errno::ESPIPE
-                } else {
-                    errno::EBADF
-                }
-            })?
+            linker.func_wrap(
+                m,
+                n,
+                |mut c: Cx<'_>, fd: i32, offset: i64, whence: i32, new: u64| -> R<i32> {
+                    if let Some(answer) = weavedrive::host::fd_seek(&mut c, fd, offset, whence, new)
+                    {
+                        return answer;
+                    }
+                    Ok(if (0..=2).contains(&fd) {
+                        errno::ESPIPE
+                    } else {
+                        errno::EBADF
+                    })
+                },
+            )?
         }
         ("wasi_snapshot_preview1", "environ_sizes_get") => {
             linker.func_wrap(m, n, |mut c: Cx<'_>, count: u64, size: u64| -> R<i32> {

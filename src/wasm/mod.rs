@@ -29,6 +29,7 @@ pub mod loaded;
 pub mod rewrite;
 pub mod snapshot;
 pub mod timefmt;
+pub mod weavedrive;
 
 pub use cache::ModuleCache;
 pub use engine::{WasmEngine, quiet_error_backtraces};

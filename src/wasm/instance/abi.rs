@@ -78,6 +78,23 @@ impl Instance {
     }
 }
 
+/// Replace `instance` with a new instantiation of `module` that keeps its WeaveDrive and open
+/// files (host state the module's memory does not hold, as the reference keeps its file system
+/// across the instance's life).
+pub(super) fn reinstantiate(
+    instance: &mut Instance,
+    module: &LoadedModule,
+    limits: &Limits,
+    init: bool,
+) -> Result<(), WasmError> {
+    let mut fresh = instantiate(module, limits, init)?;
+    let (old, new) = (instance.store.data_mut(), fresh.store.data_mut());
+    new.drive = old.drive.take();
+    new.files = std::mem::take(&mut old.files);
+    *instance = fresh;
+    Ok(())
+}
+
 fn host_err(what: &str) -> impl Fn(wasmtime::Error) -> WasmError + '_ {
     move |e| WasmError::Host(format!("{what}: {e:#}"))
 }
@@ -228,7 +245,10 @@ fn call_handle_raw(
     let Instance { store, bound } = instance;
     store.set_fuel(limits.compute).map_err(CallError::Wasm)?;
     store.set_epoch_deadline(deadline_ticks.unwrap_or(u64::MAX / 2));
-    store.data_mut().clock_ms = input.timestamp_ms;
+    let host = store.data_mut();
+    host.clock_ms = input.timestamp_ms;
+    host.block_height = input.block_height;
+    host.deadline = Some(std::time::Instant::now() + limits.timeout);
     let msg_len = input.message.len() as u64 + 1;
     let env_len = input.env.len() as u64 + 1;
     let ret = match &bound.strings {

@@ -12,21 +12,28 @@ pub struct MessageInput {
     pub env: String,
     /// Milliseconds since the epoch: the message's `Timestamp`.
     pub timestamp_ms: u64,
+    /// The message's `Block-Height` (0 when absent).
+    pub block_height: u64,
 }
 
 impl MessageInput {
     /// Serialize a message and environment; the clock is the message's `Timestamp` (a number or
     /// a decimal string; 0 when absent).
     pub fn new(message: &Value, env: &Value) -> MessageInput {
-        let timestamp_ms = match message.get("Timestamp") {
-            Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
-            Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
-            _ => 0,
-        };
         MessageInput {
             message: message.to_string(),
             env: env.to_string(),
-            timestamp_ms,
+            timestamp_ms: number(message, "Timestamp"),
+            block_height: number(message, "Block-Height"),
         }
+    }
+}
+
+/// A message field that is a number or a decimal string; 0 when absent or neither.
+fn number(message: &Value, field: &str) -> u64 {
+    match message.get(field) {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
+        _ => 0,
     }
 }

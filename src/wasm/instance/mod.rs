@@ -133,6 +133,11 @@ impl Process {
         }
     }
 
+    /// Give the process its WeaveDrive (kept through rollbacks and re-instantiations).
+    pub fn attach_drive(&mut self, drive: Arc<crate::wasm::weavedrive::Drive>) {
+        self.instance.store.data_mut().drive = Some(drive);
+    }
+
     /// The module this process runs.
     pub fn module(&self) -> &Arc<LoadedModule> {
         &self.module

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Val;
 
-use super::abi::{CallError, Instance, call_handle, instantiate};
+use super::abi::{CallError, Instance, call_handle, reinstantiate};
 use super::input::MessageInput;
 use crate::wasm::error::WasmError;
 use crate::wasm::limits::Limits;
@@ -146,7 +146,7 @@ impl Journal {
     ) -> Result<(), WasmError> {
         self.stats.rollbacks += 1;
         match &self.checkpoint {
-            Checkpoint::Fresh => *instance = instantiate(module, limits, true)?,
+            Checkpoint::Fresh => reinstantiate(instance, module, limits, true)?,
             Checkpoint::Snapshot(s) => apply_snapshot(module, limits, instance, s)?,
         }
         if self.log.is_empty() {
@@ -206,7 +206,7 @@ pub(super) fn apply_snapshot(
         )));
     }
     if instance.bound.memory.data_size(&instance.store) > snapshot.memory.len() {
-        *instance = instantiate(module, limits, false)?;
+        reinstantiate(instance, module, limits, false)?;
     }
     let Instance { store, bound } = instance;
     let size = bound.memory.data_size(&*store);
