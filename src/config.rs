@@ -84,6 +84,9 @@ pub struct Config {
     pub gateway_attempts: u32,
     /// Largest module fetched from a gateway, in bytes.
     pub max_module_bytes: u64,
+    /// Largest file a process reads through WeaveDrive (a transaction's data, a header), in
+    /// bytes.
+    pub weavedrive_max_bytes: u64,
     /// The block height the embedded SU reports while no gateway has answered one (and none
     /// was kept from an earlier run).
     pub block_height: u64,
@@ -149,6 +152,7 @@ impl Default for Config {
             gateway_timeout_ms: 30_000,
             gateway_attempts: 4,
             max_module_bytes: 256 * 1024 * 1024,
+            weavedrive_max_bytes: 256 * 1024 * 1024,
             block_height: 0,
             block_height_refresh_seconds: 120,
             tls_ca_file: PathBuf::new(),

@@ -133,6 +133,7 @@ fn context(store: Arc<Store>, every: u64) -> Context {
         meter: None,
         cron: true,
         budget: Arc::new(MemoryBudget::unlimited()),
+        weave: None,
     }
 }
 

@@ -13,7 +13,11 @@ use super::{Attempt, GatewayError, Gateways};
 
 impl Gateways {
     /// `GET path` (e.g. `/tx/{id}`), answers up to `max_bytes`; `None` when no gateway has it.
-    pub async fn weave_get(&self, path: &str, max_bytes: usize) -> Result<Option<Bytes>, GatewayError> {
+    pub async fn weave_get(
+        &self,
+        path: &str,
+        max_bytes: usize,
+    ) -> Result<Option<Bytes>, GatewayError> {
         let asked = self.urls.len() as u32;
         self.rotate(|url, attempt| async move {
             match self.get_on(&url, path, max_bytes).await? {

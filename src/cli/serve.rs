@@ -152,6 +152,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
                 meter: Some(Arc::new(move |cost: &crate::cu::Cost| sink_meter.record(cost))),
                 cron: config.hyperbeam_url.is_empty(),
                 budget: Arc::new(crate::cu::MemoryBudget::new(budget)),
+                weave: weave_source(&config, gateways.as_ref()),
             },
             pool,
             crate::cu::Settings {
@@ -260,6 +261,21 @@ fn gateways(
         store.clone(),
         usize::try_from(config.max_module_bytes).unwrap_or(usize::MAX),
     ))))
+}
+
+/// WeaveDrive's source: the gateways (none: WeaveDrive opens give nothing), cached under
+/// `<state-dir>/weavedrive`, files up to `weavedrive-max-bytes`.
+fn weave_source(
+    config: &crate::config::Config,
+    gateways: Option<&Arc<crate::arweave::Gateways>>,
+) -> Option<Arc<dyn crate::wasm::weavedrive::Source>> {
+    let gateways = gateways?.clone();
+    Some(Arc::new(crate::cu::weave::GatewayDrive::new(
+        gateways,
+        config.state_dir.join("weavedrive"),
+        usize::try_from(config.weavedrive_max_bytes).unwrap_or(usize::MAX),
+        tokio::runtime::Handle::current(),
+    )))
 }
 
 /// Opens the node's hasher (every digest the node takes goes through it) on the configured

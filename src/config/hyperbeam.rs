@@ -18,7 +18,7 @@
 //! | `GRAPHQL_URL`, `GRAPHQL_URLS` | `graphql-urls` | the list (comma separated), when this build has that key |
 //! | `ALLOW_PROCESSES`, `RESTRICT_PROCESSES`, `ALLOW_OWNERS` | `allow-processes`, `deny-processes`, `allow-owners` | the comma-separated list |
 //! | `PROCESS_MEMORY_CACHE_MAX_SIZE` | `process-memory-budget-bytes` | a number, as above: the Node CU's bound on the memory of the processes it keeps in memory (least recently used dropped), which is what the budget is |
-//! | `PROCESS_WASM_SUPPORTED_EXTENSIONS` | — | checked, then unused: aocu offers no WeaveDrive |
+//! | `PROCESS_WASM_SUPPORTED_EXTENSIONS` | — | WeaveDrive is always offered; any other extension named is reported unused |
 //!
 //! `NODE_CONFIG_ENV`, `DISABLE_PROCESS_FILE_CHECKPOINT_CREATION` and
 //! `PROCESS_MEMORY_FILE_CHECKPOINTS_DIR` have no aocu meaning and are not read.
@@ -171,10 +171,19 @@ pub fn map(env: &BTreeMap<String, String>, known: &[String]) -> Result<Mapped, C
         );
     }
     if let Some(extensions) = get("PROCESS_WASM_SUPPORTED_EXTENSIONS") {
-        out.unused.push((
-            "PROCESS_WASM_SUPPORTED_EXTENSIONS".into(),
-            format!("aocu offers none of `{extensions}` (no WeaveDrive)"),
-        ));
+        // WeaveDrive is always on (for the modules AO's CU attaches it to); anything else
+        // named is reported.
+        let others: Vec<&str> = extensions
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty() && *e != "WeaveDrive")
+            .collect();
+        if !others.is_empty() {
+            out.unused.push((
+                "PROCESS_WASM_SUPPORTED_EXTENSIONS".into(),
+                format!("aocu offers WeaveDrive only, not `{}`", others.join(", ")),
+            ));
+        }
     }
     Ok(out)
 }
@@ -283,7 +292,23 @@ mod tests {
         assert_eq!(value("log"), Some("info,aocu=debug"));
         let unused: Vec<&str> = m.unused.iter().map(|(v, _)| v.as_str()).collect();
         assert_eq!(value("process-memory-budget-bytes"), Some("12000000000"));
-        assert!(unused.contains(&"PROCESS_WASM_SUPPORTED_EXTENSIONS"));
+        assert!(
+            !unused.contains(&"PROCESS_WASM_SUPPORTED_EXTENSIONS"),
+            "WeaveDrive is offered"
+        );
+        let e = env(&[
+            ("UNIT_MODE", "hbu"),
+            ("HB_URL", "http://h"),
+            ("PROCESS_WASM_SUPPORTED_EXTENSIONS", "WeaveDrive, Foo"),
+        ]);
+        let m = map(&e, &known()).unwrap();
+        assert!(
+            m.unused
+                .iter()
+                .any(|(k, why)| k == "PROCESS_WASM_SUPPORTED_EXTENSIONS"
+                    && why.contains("Foo")
+                    && !why.contains("WeaveDrive,"))
+        );
         // No `gateways` key in `known`: reported, not set.
         assert!(unused.contains(&"GATEWAY_URL"));
         let e = env(&[("UNIT_MODE", "hbu"), ("HB_URL", "http://h"), ("PORT", "x")]);

@@ -54,6 +54,8 @@ pub struct Context {
     pub cron: bool,
     /// The memory budget of all resident processes together.
     pub budget: Arc<super::resident::MemoryBudget>,
+    /// Where WeaveDrive reads come from (`None`: no gateway, so a process' opens give nothing).
+    pub weave: Option<Arc<dyn crate::wasm::weavedrive::Source>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -183,6 +185,11 @@ impl Held {
             },
         };
         held.crons = crons;
+        if let Some(drive) = ctx.weave.clone().and_then(|source| {
+            crate::wasm::weavedrive::Drive::for_process(source, &record.tags, &module.tags)
+        }) {
+            held.process.attach_drive(Arc::new(drive));
+        }
         Ok(held)
     }
 

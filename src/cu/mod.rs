@@ -25,6 +25,7 @@ pub mod query;
 pub mod resident;
 pub mod results;
 pub mod unit;
+pub mod weave;
 
 pub use held::{CheckpointEvery, Context, Cost, CostSink, Held};
 pub use resident::MemoryBudget;

@@ -9,7 +9,7 @@
 //!   called; if `_emscripten_throw_longjmp` unwound it, the stack pointer is restored and the
 //!   module's `setThrew(1, 0)` is called. Any other failure propagates.
 //! - WeaveDrive (`__asyncjs__weavedrive_*`) reads Arweave through the process' [`Drive`]
-//!   (see [`weavedrive`](super::weavedrive)); without one, `open` gives 0 as the reference
+//!   (see [`weavedrive`]); without one, `open` gives 0 as the reference
 //!   loader does without the extension. `fd_read`, `fd_seek` and `fd_close` on a WeaveDrive
 //!   descriptor go to its open files.
 //! - `emscripten_resize_heap` grows memory with emscripten's over-allocation policy, within the
@@ -482,15 +482,17 @@ fn define(linker: &mut Linker<HostState>, m: &str, n: &str) -> wasmtime::Result<
             linker.func_wrap(m, n, |cmd: u64| if cmd == 0 { 0 } else { -errno::ENOSYS })?
         }
         ("env", "emscripten_resize_heap") => linker.func_wrap(m, n, resize_heap)?,
-        ("wasi_snapshot_preview1", "fd_close") => linker.func_wrap(m, n, |mut c: Cx<'_>, fd: i32| {
-            if let Some(answer) = weavedrive::host::fd_close(&mut c, fd) {
-                answer
-            } else if (0..=2).contains(&fd) {
-                0
-            } else {
-                errno::EBADF
-            }
-        })?,
+        ("wasi_snapshot_preview1", "fd_close") => {
+            linker.func_wrap(m, n, |mut c: Cx<'_>, fd: i32| {
+                if let Some(answer) = weavedrive::host::fd_close(&mut c, fd) {
+                    answer
+                } else if (0..=2).contains(&fd) {
+                    0
+                } else {
+                    errno::EBADF
+                }
+            })?
+        }
         ("wasi_snapshot_preview1", "fd_read") => linker.func_wrap(
             m,
             n,
@@ -521,23 +523,20 @@ fn define(linker: &mut Linker<HostState>, m: &str, n: &str) -> wasmtime::Result<
                 Ok(0)
             },
         )?,
-        ("wasi_snapshot_preview1", "fd_seek") => {
-            linker.func_wrap(
-                m,
-                n,
-                |mut c: Cx<'_>, fd: i32, offset: i64, whence: i32, new: u64| -> R<i32> {
-                    if let Some(answer) = weavedrive::host::fd_seek(&mut c, fd, offset, whence, new)
-                    {
-                        return answer;
-                    }
-                    Ok(if (0..=2).contains(&fd) {
-                        errno::ESPIPE
-                    } else {
-                        errno::EBADF
-                    })
-                },
-            )?
-        }
+        ("wasi_snapshot_preview1", "fd_seek") => linker.func_wrap(
+            m,
+            n,
+            |mut c: Cx<'_>, fd: i32, offset: i64, whence: i32, new: u64| -> R<i32> {
+                if let Some(answer) = weavedrive::host::fd_seek(&mut c, fd, offset, whence, new) {
+                    return answer;
+                }
+                Ok(if (0..=2).contains(&fd) {
+                    errno::ESPIPE
+                } else {
+                    errno::EBADF
+                })
+            },
+        )?,
         ("wasi_snapshot_preview1", "environ_sizes_get") => {
             linker.func_wrap(m, n, |mut c: Cx<'_>, count: u64, size: u64| -> R<i32> {
                 write_bytes(&mut c, count, &0u64.to_le_bytes())?;

@@ -135,11 +135,7 @@ impl Files {
     }
 
     /// `fd_read` of up to `length` bytes from the position, which advances. `None`: not open.
-    pub fn read_at_position(
-        &mut self,
-        fd: i32,
-        length: u64,
-    ) -> Option<Result<&[u8], NotReadable>> {
+    pub fn read_at_position(&mut self, fd: i32, length: u64) -> Option<Result<&[u8], NotReadable>> {
         let file = self.open.get_mut(&fd)?;
         let Contents::Header(bytes) = &file.contents else {
             return Some(Err(NotReadable));
@@ -219,7 +215,10 @@ mod tests {
         assert_eq!(files.seek(fd, 0, Whence::End), Some(Some(7)));
         assert_eq!(files.extension_read(fd, 7).unwrap(), (&b"{\"a\":1}"[..], 7));
         assert_eq!(files.extension_read(fd, 3).unwrap(), (&b"{\"a"[..], 3));
-        assert_eq!(files.extension_read(fd, 50).unwrap(), (&b"{\"a\":1}"[..], 50));
+        assert_eq!(
+            files.extension_read(fd, 50).unwrap(),
+            (&b"{\"a\":1}"[..], 50)
+        );
         // fd_read follows the position.
         assert_eq!(files.seek(fd, 2, Whence::Set), Some(Some(2)));
         assert_eq!(files.read_at_position(fd, 3), Some(Ok(&b"a\":"[..])));
@@ -233,7 +232,10 @@ mod tests {
         let fd = files.open(data("abc"));
         assert_eq!(files.seek(fd, -1, Whence::Set), Some(None));
         assert_eq!(files.seek(fd, -2, Whence::End), Some(Some(1)));
-        assert_eq!(files.seek(fd, i64::MAX, Whence::Current), Some(Some(i64::MAX as u64 + 1)));
+        assert_eq!(
+            files.seek(fd, i64::MAX, Whence::Current),
+            Some(Some(i64::MAX as u64 + 1))
+        );
         assert_eq!(files.extension_read(fd, 10).unwrap().1, 0, "past the end");
         assert!(files.seek(9, 0, Whence::Set).is_none());
         assert!(files.extension_read(9, 1).is_none());

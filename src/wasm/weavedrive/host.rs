@@ -38,10 +38,11 @@ pub fn open(mut c: Cx<'_>, path: u64, _mode: u64) -> R<i32> {
 pub fn read(mut c: Cx<'_>, fd: i32, dst: u64, length: u64) -> R<i32> {
     let memory = runtime(&c)?.memory;
     let (mem, state) = memory.data_and_store_mut(&mut c);
-    let (bytes, answer) = state
-        .files
-        .extension_read(fd, length)
-        .ok_or_else(|| exit(format!("WeaveDrive: read of descriptor {fd}, which is not open")))?;
+    let (bytes, answer) = state.files.extension_read(fd, length).ok_or_else(|| {
+        exit(format!(
+            "WeaveDrive: read of descriptor {fd}, which is not open"
+        ))
+    })?;
     let to = range(mem, dst, bytes.len() as u64)?;
     mem[to].copy_from_slice(bytes);
     // The module's `int` return: the reference's number converted as wasm converts it.

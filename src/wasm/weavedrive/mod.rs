@@ -174,10 +174,15 @@ impl Drive {
             return Ok(0);
         };
         let contents = match target {
-            Target::Tx(id) => Contents::Header(tx_header(&self.fetch(path, Fetch::TxHeader(id), deadline)?, path)?),
-            Target::Block(height) => {
-                Contents::Header(block_text(&self.fetch(path, Fetch::Block(height), deadline)?))
-            }
+            Target::Tx(id) => Contents::Header(tx_header(
+                &self.fetch(path, Fetch::TxHeader(id), deadline)?,
+                path,
+            )?),
+            Target::Block(height) => Contents::Header(block_text(&self.fetch(
+                path,
+                Fetch::Block(height),
+                deadline,
+            )?)),
             Target::Data(id) => {
                 // Admission is checked once per instance, as the reference checks it only when
                 // it creates the file.

@@ -1,0 +1,458 @@
+//! WeaveDrive end to end: a real `aocu serve` whose gateway is a local server in this test, an
+//! AOS process (`aos-dock.wasm`) reading `/data/<id>`, `/tx/<id>` and `/block/<height>` through
+//! `io.open`, and the same Lua evaluated by AO's reference loader with the `@permaweb/weavedrive`
+//! extension (`tests/node/weavedrive-reference.mjs`) against the same gateway: every message
+//! succeeds or fails alike and every output is the same text. A data read that is not attested,
+//! or that no gateway serves, ends its message with an `Error` and the process goes on; one the
+//! gateway never answers ends within the message's time limit.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
+
+mod common;
+mod prereq;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aocu::ao::{DataItem, Id, Signer, Tag};
+use common::Server;
+use serde_json::{Value, json};
+
+const DATA_ID: &str = "WeaveDriveTestData000000000000000000000001A";
+const UNATTESTED_ID: &str = "WeaveDriveTestData000000000000000000000002A";
+const GONE_ID: &str = "WeaveDriveTestData000000000000000000000003A";
+const HANGS_ID: &str = "WeaveDriveTestData000000000000000000000004A";
+const TX_ID: &str = "WeaveDriveTestTx0000000000000000000000000001";
+const HEIGHT: &str = "1439783";
+
+/// The data the gateway serves for `DATA_ID`: long enough to need several range reads.
+fn data() -> Vec<u8> {
+    let mut d = b"hello from the weave: ".to_vec();
+    d.extend((0..70_000u32).map(|i| b'a' + (i % 26) as u8));
+    d.extend_from_slice(b" END");
+    d
+}
+
+/// The transaction header the gateway serves for `TX_ID`.
+fn tx_header() -> String {
+    json!({"format": 2, "id": TX_ID, "last_tx": "", "owner": "AQAB", "tags": [],
+        "target": "", "quantity": "0", "data_size": "12", "reward": "42"})
+    .to_string()
+}
+
+fn block() -> String {
+    json!({"height": 1439783, "txs": ["t1", "t2", TX_ID], "timestamp": 1712345678}).to_string()
+}
+
+/// A local Arweave gateway: `HEAD`/`GET /<id>` (with `Range`), `GET /tx/<id>`,
+/// `GET /block/height/<h>`, `POST /graphql` (an attestation exists for every data ID but
+/// `UNATTESTED_ID`). Everything else is 404. It records what it was asked.
+struct Gateway {
+    addr: SocketAddr,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+fn gateway() -> Gateway {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || serve(stream, &log));
+        }
+    });
+    Gateway { addr, asked }
+}
+
+fn serve(mut stream: TcpStream, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (
+        parts.next().unwrap_or("").to_string(),
+        parts.next().unwrap_or("").to_string(),
+    );
+    let (mut length, mut range) = (0usize, None);
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+            break;
+        }
+        let lower = header.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        if let Some(v) = lower.strip_prefix("range:") {
+            range = Some(v.trim().to_string());
+        }
+    }
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    log.lock().unwrap().push(format!("{method} {path}"));
+    let (status, answer): (u16, Vec<u8>) = match (method.as_str(), path.as_str()) {
+        ("POST", "/graphql") => {
+            let attested = !body.contains(UNATTESTED_ID) && body.contains("Attestation");
+            let edges = if attested {
+                json!([{"node": {"tags": []}}])
+            } else {
+                json!([])
+            };
+            (
+                200,
+                json!({"data": {"transactions": {"edges": edges}}})
+                    .to_string()
+                    .into_bytes(),
+            )
+        }
+        (_, p) if p == format!("/{DATA_ID}") => match range.as_deref().and_then(parse_range) {
+            Some((from, to)) => {
+                let d = data();
+                let to = to.min(d.len() - 1);
+                (206, d.get(from..=to).unwrap_or_default().to_vec())
+            }
+            None => (200, data()),
+        },
+        (_, p) if p == format!("/{HANGS_ID}") => {
+            std::thread::sleep(Duration::from_secs(60));
+            return;
+        }
+        (_, p) if p == format!("/tx/{TX_ID}") => (200, tx_header().into_bytes()),
+        (_, p) if p == format!("/block/height/{HEIGHT}") => (200, block().into_bytes()),
+        _ => (404, b"Not Found".to_vec()),
+    };
+    let length = answer.len();
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: {length}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+    );
+    let _ = stream.write_all(head.as_bytes());
+    if method != "HEAD" {
+        let _ = stream.write_all(&answer);
+    }
+}
+
+fn parse_range(value: &str) -> Option<(usize, usize)> {
+    let (from, to) = value.strip_prefix("bytes=")?.split_once('-')?;
+    Some((from.parse().ok()?, to.parse().ok()?))
+}
+
+/// The Lua each message evaluates, in order.
+fn snippets() -> Vec<String> {
+    vec![
+        format!(
+            "local f = io.open('/data/{DATA_ID}'); local a = f:read(5); local b = f:read(11); \
+             f:close(); return a .. '|' .. b"
+        ),
+        format!(
+            "local f = io.open('/data/{DATA_ID}'); f:seek('set', 69990); local s = f:read(36); \
+             f:close(); return s"
+        ),
+        format!(
+            "local f = io.open('/block/{HEIGHT}'); local s = f:read(f:seek('end')); f:close(); \
+             return s"
+        ),
+        format!(
+            "local f = io.open('/tx/{TX_ID}'); local s = f:read(f:seek('end')); f:close(); return s"
+        ),
+        format!("local f = io.open('/tx/{TX_ID}'); local l = f:read('l'); f:close(); return l"),
+        "return tostring(io.open('/headers/x')) .. ' ' .. tostring(io.open('/etc/passwd'))".into(),
+        format!("local f = io.open('/data/{UNATTESTED_ID}'); return 'opened'"),
+        "return 'still alive'".into(),
+        format!("local f = io.open('/data/{GONE_ID}'); return 'opened'"),
+        "return 'alive again'".into(),
+    ]
+}
+
+fn tag(name: &str, value: &str) -> Tag {
+    Tag::new(name, value)
+}
+
+fn process_tags(scheduler: &str) -> Vec<Tag> {
+    vec![
+        tag("Data-Protocol", "ao"),
+        tag("Variant", "ao.TN.1"),
+        tag("Type", "Process"),
+        tag("Scheduler", scheduler),
+        tag("Extension", "WeaveDrive"),
+        tag("Name", "weavedrive"),
+    ]
+}
+
+/// One message's outcome: its output text, or that it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Data(String),
+    Failed,
+}
+
+fn outcome_of_result(result: &Value) -> Outcome {
+    match &result["Error"] {
+        Value::Null => Outcome::Data(data_text(&result["Output"])),
+        _ => Outcome::Failed,
+    }
+}
+
+fn data_text(output: &Value) -> String {
+    match &output["data"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn call(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let raw = common::exchange(
+        addr,
+        method,
+        path,
+        "application/octet-stream",
+        body,
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|| panic!("{method} {path}: no answer"));
+    let (status, body) = common::parse_response(&raw);
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    (status, json, started.elapsed())
+}
+
+/// What aocu answers for each snippet, in order, and how long each took.
+fn through_aocu(
+    gateway: &Gateway,
+    aos: &std::path::Path,
+    extra: &[&str],
+) -> Vec<(Outcome, Duration)> {
+    let gateways = format!("gateways=[\"http://{}\"]", gateway.addr);
+    let mut args = vec!["--set", "executors=1", "--set", gateways.as_str()];
+    args.extend_from_slice(extra);
+    let dir = tempfile::tempdir().unwrap();
+    let node = Server::start_with_wallet(dir.path(), &common::shared_wallet_path(), &args);
+    let wallet = common::shared_wallet();
+    let signer = Signer::Arweave(wallet.clone());
+    let (status, module, _) = call(
+        node.addr,
+        "POST",
+        "/~module@1.0",
+        &std::fs::read(aos).unwrap(),
+    );
+    assert_eq!(status, 200, "{module}");
+    let mut tags = process_tags(wallet.address());
+    tags.push(tag("Module", module["id"].as_str().unwrap()));
+    let spawn = DataItem::signed_by(&signer, None, None, tags, b"1984".to_vec()).unwrap();
+    let (status, body, _) = call(node.addr, "POST", "/", &spawn.to_bytes());
+    assert_eq!(status, 202, "{body}");
+    let pid = spawn.id();
+    snippets()
+        .iter()
+        .map(|code| {
+            let eval = vec![
+                tag("Data-Protocol", "ao"),
+                tag("Variant", "ao.TN.1"),
+                tag("Type", "Message"),
+                tag("Action", "Eval"),
+            ];
+            let target = pid.parse::<Id>().ok().map(Id::into_bytes);
+            let item =
+                DataItem::signed_by(&signer, target, None, eval, code.as_bytes().to_vec()).unwrap();
+            let (status, body, _) = call(node.addr, "POST", "/", &item.to_bytes());
+            assert_eq!(status, 202, "{body}");
+            let path = format!("/result/{}?process-id={pid}", item.id());
+            let (status, result, took) = call(node.addr, "GET", &path, b"");
+            assert_eq!(status, 200, "{result}");
+            (outcome_of_result(&result), took)
+        })
+        .collect()
+}
+
+/// What the reference answers for each snippet, in order.
+fn through_reference(
+    node_dir: &std::path::Path,
+    gateway: &Gateway,
+    aos: &std::path::Path,
+) -> Vec<Outcome> {
+    let owner = "OWNER-ADDRESS-00000000000000000000000000000";
+    let pid = "PROCESS-ID-00000000000000000000000000000000";
+    let tags = |tags: Vec<Tag>| {
+        Value::Array(
+            tags.into_iter()
+                .map(|t| json!({"name": t.name, "value": t.value}))
+                .collect(),
+        )
+    };
+    let mut ptags = process_tags("SCHEDULER-ADDRESS-000000000000000000000000");
+    ptags.push(tag("Module", "MODULE"));
+    let module_tags = aocu::ao::module_item::module_tags(&std::fs::read(aos).unwrap(), &[]);
+    let messages: Vec<Value> = snippets()
+        .iter()
+        .enumerate()
+        .map(|(i, code)| {
+            json!({"Id": format!("MSG-{i:039}"), "Owner": owner, "From": owner, "Target": pid,
+                "Module": "MODULE", "Block-Height": "1500000",
+                "Timestamp": (1_732_000_000_000u64 + i as u64).to_string(),
+                "Tags": [{"name": "Action", "value": "Eval"}], "Data": code})
+        })
+        .collect();
+    let case = json!({
+        "wasm": aos, "gateway": format!("http://{}", gateway.addr), "timeoutSeconds": 60,
+        "process": {"Id": pid, "Owner": owner, "Tags": tags(ptags)},
+        "module": {"Id": "MODULE", "Owner": owner, "Tags": tags(module_tags.0)},
+        "messages": messages,
+    });
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), case.to_string()).unwrap();
+    let out = Command::new("node")
+        .arg("--experimental-wasm-memory64")
+        .arg("weavedrive-reference.mjs")
+        .arg(file.path())
+        .current_dir(node_dir)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), snippets().len(), "{lines:?}");
+    lines
+        .iter()
+        .map(|line| match line["ok"] {
+            Value::Bool(true) => outcome_of_result(line),
+            _ => Outcome::Failed,
+        })
+        .collect()
+}
+
+#[test]
+fn aos_reads_the_weave_as_the_reference_loader_does() {
+    let Some(aos) = prereq::testdata("wasm/aos-dock.wasm") else {
+        return;
+    };
+    let Some(node_dir) = prereq::node_project() else {
+        return;
+    };
+    let gw = gateway();
+    let ours: Vec<Outcome> = through_aocu(&gw, &aos, &[])
+        .into_iter()
+        .map(|(o, _)| o)
+        .collect();
+    let asked_by_aocu = gw.asked.lock().unwrap().clone();
+    let text = String::from_utf8(data()).unwrap();
+    // What the process read is what the gateway served.
+    assert_eq!(
+        ours[0],
+        Outcome::Data(format!("{}|{}", &text[..5], &text[5..16]))
+    );
+    assert_eq!(
+        ours[1],
+        Outcome::Data(text[69_990..70_026].to_string()),
+        "to the end"
+    );
+    assert_eq!(ours[2], Outcome::Data(block()));
+    let Outcome::Data(tx) = &ours[3] else {
+        panic!("tx header: {:?}", ours[3])
+    };
+    let tx: Value = serde_json::from_str(tx).unwrap();
+    assert_eq!(tx["id"], TX_ID);
+    assert_eq!(
+        tx["ownerAddress"],
+        aocu::ao::signature::ao_address(&[1, 0, 1])
+    );
+    assert_eq!(ours[5], Outcome::Data("nil nil".into()));
+    assert_eq!(ours[6], Outcome::Failed, "not attested");
+    assert_eq!(ours[7], Outcome::Data("still alive".into()));
+    assert_eq!(ours[8], Outcome::Failed, "no gateway has it");
+    assert_eq!(ours[9], Outcome::Data("alive again".into()));
+    let theirs = through_reference(&node_dir, &gw, &aos);
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(a, b, "message {i}: `{}`", snippets()[i]);
+    }
+    // Each file was read from the gateway once, then from the node's cache, and each data ID
+    // was checked for an attestation once.
+    let count = |what: &str| asked_by_aocu.iter().filter(|a| *a == what).count();
+    for path in [
+        format!("GET /{DATA_ID}"),
+        format!("GET /{GONE_ID}"),
+        format!("GET /tx/{TX_ID}"),
+        format!("GET /block/height/{HEIGHT}"),
+    ] {
+        assert_eq!(count(&path), 1, "{path}: {asked_by_aocu:?}");
+    }
+    assert_eq!(count("POST /graphql"), 3, "{asked_by_aocu:?}");
+}
+
+#[test]
+fn a_read_the_gateway_never_answers_ends_within_the_message_limit() {
+    let Some(aos) = prereq::testdata("wasm/aos-dock.wasm") else {
+        return;
+    };
+    let gw = gateway();
+    let dir = tempfile::tempdir().unwrap();
+    let gateways = format!("gateways=[\"http://{}\"]", gw.addr);
+    let args = [
+        "--set",
+        "executors=1",
+        "--set",
+        gateways.as_str(),
+        "--set",
+        "message-timeout-ms=3000",
+    ];
+    let node = Server::start_with_wallet(dir.path(), &common::shared_wallet_path(), &args);
+    let wallet = common::shared_wallet();
+    let signer = Signer::Arweave(wallet.clone());
+    let (_, module, _) = call(
+        node.addr,
+        "POST",
+        "/~module@1.0",
+        &std::fs::read(&aos).unwrap(),
+    );
+    let mut tags = process_tags(wallet.address());
+    tags.push(tag("Module", module["id"].as_str().unwrap()));
+    let spawn = DataItem::signed_by(&signer, None, None, tags, b"1984".to_vec()).unwrap();
+    call(node.addr, "POST", "/", &spawn.to_bytes());
+    let pid = spawn.id();
+    let mut results = Vec::new();
+    for code in [
+        format!("return io.open('/data/{HANGS_ID}') and 'opened'"),
+        "return 'next'".into(),
+    ] {
+        let eval = vec![
+            tag("Data-Protocol", "ao"),
+            tag("Variant", "ao.TN.1"),
+            tag("Type", "Message"),
+            tag("Action", "Eval"),
+        ];
+        let target = pid.parse::<Id>().ok().map(Id::into_bytes);
+        let item = DataItem::signed_by(&signer, target, None, eval, code.into_bytes()).unwrap();
+        call(node.addr, "POST", "/", &item.to_bytes());
+        let (status, result, took) = call(
+            node.addr,
+            "GET",
+            &format!("/result/{}?process-id={pid}", item.id()),
+            b"",
+        );
+        assert_eq!(status, 200, "{result}");
+        results.push((result, took));
+    }
+    let (hung, took) = &results[0];
+    assert!(
+        hung["Error"]
+            .as_str()
+            .is_some_and(|e| e.contains("WeaveDrive")),
+        "{hung}"
+    );
+    assert!(*took < Duration::from_secs(20), "took {took:?}");
+    assert_eq!(
+        outcome_of_result(&results[1].0),
+        Outcome::Data("next".into())
+    );
+}
