@@ -13,6 +13,7 @@ mod prereq;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,23 +53,30 @@ fn block() -> String {
 struct Gateway {
     addr: SocketAddr,
     asked: Arc<Mutex<Vec<String>>>,
+    /// Set: `DATA_ID` is no longer served (404).
+    data_gone: Arc<AtomicBool>,
 }
 
 fn gateway() -> Gateway {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let asked = Arc::new(Mutex::new(Vec::new()));
-    let log = asked.clone();
+    let data_gone = Arc::new(AtomicBool::new(false));
+    let (log, gone) = (asked.clone(), data_gone.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let log = log.clone();
-            std::thread::spawn(move || serve(stream, &log));
+            let (log, gone) = (log.clone(), gone.clone());
+            std::thread::spawn(move || serve(stream, &log, gone.load(Ordering::SeqCst)));
         }
     });
-    Gateway { addr, asked }
+    Gateway {
+        addr,
+        asked,
+        data_gone,
+    }
 }
 
-fn serve(mut stream: TcpStream, log: &Mutex<Vec<String>>) {
+fn serve(mut stream: TcpStream, log: &Mutex<Vec<String>>, data_gone: bool) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
@@ -112,6 +120,7 @@ fn serve(mut stream: TcpStream, log: &Mutex<Vec<String>>) {
                     .into_bytes(),
             )
         }
+        (_, p) if p == format!("/{DATA_ID}") && data_gone => (404, b"Not Found".to_vec()),
         (_, p) if p == format!("/{DATA_ID}") => match range.as_deref().and_then(parse_range) {
             Some((from, to)) => {
                 let d = data();
@@ -222,51 +231,69 @@ fn call(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Value,
     (status, json, started.elapsed())
 }
 
-/// What aocu answers for each snippet, in order, and how long each took.
-fn through_aocu(
-    gateway: &Gateway,
-    aos: &std::path::Path,
-    extra: &[&str],
-) -> Vec<(Outcome, Duration)> {
+/// `aocu serve` on `dir` reading `gateway`, one executor.
+fn start_node(gateway: &Gateway, dir: &std::path::Path, extra: &[&str]) -> Server {
     let gateways = format!("gateways=[\"http://{}\"]", gateway.addr);
     let mut args = vec!["--set", "executors=1", "--set", gateways.as_str()];
     args.extend_from_slice(extra);
-    let dir = tempfile::tempdir().unwrap();
-    let node = Server::start_with_wallet(dir.path(), &common::shared_wallet_path(), &args);
-    let wallet = common::shared_wallet();
-    let signer = Signer::Arweave(wallet.clone());
-    let (status, module, _) = call(
-        node.addr,
-        "POST",
-        "/~module@1.0",
-        &std::fs::read(aos).unwrap(),
-    );
+    Server::start_with_wallet(dir, &common::shared_wallet_path(), &args)
+}
+
+fn signer() -> Signer {
+    Signer::Arweave(common::shared_wallet().clone())
+}
+
+/// Upload `aos` and spawn a WeaveDrive process of it; its ID.
+fn spawn_process(node: &Server, aos: &std::path::Path) -> String {
+    let module = std::fs::read(aos).unwrap();
+    let (status, module, _) = call(node.addr, "POST", "/~module@1.0", &module);
     assert_eq!(status, 200, "{module}");
-    let mut tags = process_tags(wallet.address());
+    let mut tags = process_tags(common::shared_wallet().address());
     tags.push(tag("Module", module["id"].as_str().unwrap()));
-    let spawn = DataItem::signed_by(&signer, None, None, tags, b"1984".to_vec()).unwrap();
+    let spawn = DataItem::signed_by(&signer(), None, None, tags, b"1984".to_vec()).unwrap();
     let (status, body, _) = call(node.addr, "POST", "/", &spawn.to_bytes());
     assert_eq!(status, 202, "{body}");
-    let pid = spawn.id();
+    spawn.id()
+}
+
+/// Schedule an `Eval` of `code` on `pid`; its message ID.
+fn send_eval(node: &Server, pid: &str, code: &str) -> String {
+    let eval = vec![
+        tag("Data-Protocol", "ao"),
+        tag("Variant", "ao.TN.1"),
+        tag("Type", "Message"),
+        tag("Action", "Eval"),
+    ];
+    let target = pid.parse::<Id>().ok().map(Id::into_bytes);
+    let item =
+        DataItem::signed_by(&signer(), target, None, eval, code.as_bytes().to_vec()).unwrap();
+    let (status, body, _) = call(node.addr, "POST", "/", &item.to_bytes());
+    assert_eq!(status, 202, "{body}");
+    item.id()
+}
+
+/// `GET /result/{message}`: the result and how long it took.
+fn result_of(node: &Server, pid: &str, message: &str) -> (Value, Duration) {
+    let path = format!("/result/{message}?process-id={pid}");
+    let (status, result, took) = call(node.addr, "GET", &path, b"");
+    assert_eq!(status, 200, "{result}");
+    (result, took)
+}
+
+/// Evaluate `code` on `pid`: the result and how long it took.
+fn eval(node: &Server, pid: &str, code: &str) -> (Value, Duration) {
+    let message = send_eval(node, pid, code);
+    result_of(node, pid, &message)
+}
+
+/// What aocu answers for each snippet, in order.
+fn through_aocu(gateway: &Gateway, aos: &std::path::Path) -> Vec<Outcome> {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(gateway, dir.path(), &[]);
+    let pid = spawn_process(&node, aos);
     snippets()
         .iter()
-        .map(|code| {
-            let eval = vec![
-                tag("Data-Protocol", "ao"),
-                tag("Variant", "ao.TN.1"),
-                tag("Type", "Message"),
-                tag("Action", "Eval"),
-            ];
-            let target = pid.parse::<Id>().ok().map(Id::into_bytes);
-            let item =
-                DataItem::signed_by(&signer, target, None, eval, code.as_bytes().to_vec()).unwrap();
-            let (status, body, _) = call(node.addr, "POST", "/", &item.to_bytes());
-            assert_eq!(status, 202, "{body}");
-            let path = format!("/result/{}?process-id={pid}", item.id());
-            let (status, result, took) = call(node.addr, "GET", &path, b"");
-            assert_eq!(status, 200, "{result}");
-            (outcome_of_result(&result), took)
-        })
+        .map(|code| outcome_of_result(&eval(&node, &pid, code).0))
         .collect()
 }
 
@@ -341,10 +368,7 @@ fn aos_reads_the_weave_as_the_reference_loader_does() {
         return;
     };
     let gw = gateway();
-    let ours: Vec<Outcome> = through_aocu(&gw, &aos, &[])
-        .into_iter()
-        .map(|(o, _)| o)
-        .collect();
+    let ours = through_aocu(&gw, &aos);
     let asked_by_aocu = gw.asked.lock().unwrap().clone();
     let text = String::from_utf8(data()).unwrap();
     // What the process read is what the gateway served.
@@ -397,62 +421,50 @@ fn a_read_the_gateway_never_answers_ends_within_the_message_limit() {
     };
     let gw = gateway();
     let dir = tempfile::tempdir().unwrap();
-    let gateways = format!("gateways=[\"http://{}\"]", gw.addr);
-    let args = [
-        "--set",
-        "executors=1",
-        "--set",
-        gateways.as_str(),
-        "--set",
-        "message-timeout-ms=3000",
-    ];
-    let node = Server::start_with_wallet(dir.path(), &common::shared_wallet_path(), &args);
-    let wallet = common::shared_wallet();
-    let signer = Signer::Arweave(wallet.clone());
-    let (_, module, _) = call(
-        node.addr,
-        "POST",
-        "/~module@1.0",
-        &std::fs::read(&aos).unwrap(),
-    );
-    let mut tags = process_tags(wallet.address());
-    tags.push(tag("Module", module["id"].as_str().unwrap()));
-    let spawn = DataItem::signed_by(&signer, None, None, tags, b"1984".to_vec()).unwrap();
-    call(node.addr, "POST", "/", &spawn.to_bytes());
-    let pid = spawn.id();
-    let mut results = Vec::new();
-    for code in [
-        format!("return io.open('/data/{HANGS_ID}') and 'opened'"),
-        "return 'next'".into(),
-    ] {
-        let eval = vec![
-            tag("Data-Protocol", "ao"),
-            tag("Variant", "ao.TN.1"),
-            tag("Type", "Message"),
-            tag("Action", "Eval"),
-        ];
-        let target = pid.parse::<Id>().ok().map(Id::into_bytes);
-        let item = DataItem::signed_by(&signer, target, None, eval, code.into_bytes()).unwrap();
-        call(node.addr, "POST", "/", &item.to_bytes());
-        let (status, result, took) = call(
-            node.addr,
-            "GET",
-            &format!("/result/{}?process-id={pid}", item.id()),
-            b"",
-        );
-        assert_eq!(status, 200, "{result}");
-        results.push((result, took));
-    }
-    let (hung, took) = &results[0];
+    let node = start_node(&gw, dir.path(), &["--set", "message-timeout-ms=3000"]);
+    let pid = spawn_process(&node, &aos);
+    let code = format!("return io.open('/data/{HANGS_ID}') and 'opened'");
+    let (hung, took) = eval(&node, &pid, &code);
     assert!(
         hung["Error"]
             .as_str()
             .is_some_and(|e| e.contains("WeaveDrive")),
         "{hung}"
     );
-    assert!(*took < Duration::from_secs(20), "took {took:?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let (next, _) = eval(&node, &pid, "return 'next'");
+    assert_eq!(outcome_of_result(&next), Outcome::Data("next".into()));
+}
+
+#[test]
+fn after_a_kill_the_same_bytes_come_from_the_cache() {
+    let Some(aos) = prereq::testdata("wasm/aos-dock.wasm") else {
+        return;
+    };
+    let gw = gateway();
+    let dir = tempfile::tempdir().unwrap();
+    let read = format!("local f = io.open('/data/{DATA_ID}'); return f:read(30)");
+    let node = start_node(&gw, dir.path(), &[]);
+    let pid = spawn_process(&node, &aos);
+    let first = send_eval(&node, &pid, &read);
+    let (before, _) = result_of(&node, &pid, &first);
+    let text = String::from_utf8(data()).unwrap();
+    assert_eq!(outcome_of_result(&before), Outcome::Data(text[..30].into()));
+    drop(node); // SIGKILL: no clean shutdown, no checkpoint
+    // The gateway no longer serves the data; the node restarts on the same state.
+    gw.data_gone.store(true, Ordering::SeqCst);
+    let asked = gw.asked.lock().unwrap().len();
+    let node = start_node(&gw, dir.path(), &[]);
+    let (again, _) = result_of(&node, &pid, &first);
     assert_eq!(
-        outcome_of_result(&results[1].0),
-        Outcome::Data("next".into())
+        again, before,
+        "the stored result is the same after the restart"
+    );
+    let (later, _) = eval(&node, &pid, &read);
+    assert_eq!(outcome_of_result(&later), outcome_of_result(&before));
+    let after: Vec<String> = gw.asked.lock().unwrap()[asked..].to_vec();
+    assert!(
+        !after.contains(&format!("GET /{DATA_ID}")),
+        "read from the cache: {after:?}"
     );
 }
