@@ -9,6 +9,7 @@
 
 pub mod avro;
 pub mod bundle;
+pub mod checkpoint_item;
 pub mod cron;
 pub mod deephash;
 pub mod fields;
