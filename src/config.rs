@@ -84,6 +84,9 @@ pub struct Config {
     pub gateway_attempts: u32,
     /// Largest module fetched from a gateway, in bytes.
     pub max_module_bytes: u64,
+    /// Where `aocu checkpoint export` uploads checkpoint items (`POST {url}/tx/arweave`, as AO's
+    /// Node CU does); empty: nowhere.
+    pub checkpoint_upload_url: String,
     /// Largest file a process reads through WeaveDrive (a transaction's data, a header), in
     /// bytes.
     pub weavedrive_max_bytes: u64,
@@ -153,6 +156,7 @@ impl Default for Config {
             gateway_attempts: 4,
             max_module_bytes: 256 * 1024 * 1024,
             weavedrive_max_bytes: 256 * 1024 * 1024,
+            checkpoint_upload_url: String::new(),
             block_height: 0,
             block_height_refresh_seconds: 120,
             tls_ca_file: PathBuf::new(),
@@ -334,6 +338,12 @@ fn check_values(config: &Config) -> Result<(), ConfigError> {
     for url in &config.gateways {
         crate::net::Url::parse(url).map_err(|e| ConfigError::Value {
             key: "gateways".into(),
+            message: e.to_string(),
+        })?;
+    }
+    if !config.checkpoint_upload_url.is_empty() {
+        crate::net::Url::parse(&config.checkpoint_upload_url).map_err(|e| ConfigError::Value {
+            key: "checkpoint-upload-url".into(),
             message: e.to_string(),
         })?;
     }

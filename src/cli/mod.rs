@@ -4,6 +4,7 @@
 //! 2 a usage or runtime error.
 
 pub mod bench;
+mod checkpoint;
 mod config_check;
 mod eval;
 pub mod hash;
@@ -53,6 +54,9 @@ pub enum Command {
     /// AO modules: add a WASM module to the node's store.
     #[command(subcommand)]
     Module(module::ModuleCommand),
+    /// Process checkpoints: export one as AO's Arweave checkpoint item.
+    #[command(subcommand)]
+    Checkpoint(checkpoint::CheckpointCommand),
     /// Hash files in batches (`b3sum`/`sha256sum` lines), or verify such lists with `--check`.
     Hash(hash::HashArgs),
     /// Check the signatures of ANS-104 data items and bundles, one line per item.
@@ -142,6 +146,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 module::ModuleCommand::Add(args) => args.config_flags(),
             };
             module::run(&load_config(&cli.config, &cli.set, &flags)?, &command)
+        }
+        Command::Checkpoint(command) => {
+            let flags = command.config_flags();
+            checkpoint::run(&load_config(&cli.config, &cli.set, &flags)?, &command)
         }
     }
 }
