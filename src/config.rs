@@ -84,6 +84,12 @@ pub struct Config {
     pub gateway_attempts: u32,
     /// Largest module fetched from a gateway, in bytes.
     pub max_module_bytes: u64,
+    /// Whether a process that starts cold looks for its newest checkpoint on the gateways.
+    pub checkpoint_import: bool,
+    /// Addresses whose checkpoints are imported; empty: the node wallet's own.
+    pub checkpoint_trusted_owners: Vec<String>,
+    /// Longest the checkpoint search on the gateways may hold a cold start, in ms.
+    pub checkpoint_lookup_timeout_ms: u64,
     /// Where `aocu checkpoint export` uploads checkpoint items (`POST {url}/tx/arweave`, as AO's
     /// Node CU does); empty: nowhere.
     pub checkpoint_upload_url: String,
@@ -157,6 +163,9 @@ impl Default for Config {
             max_module_bytes: 256 * 1024 * 1024,
             weavedrive_max_bytes: 256 * 1024 * 1024,
             checkpoint_upload_url: String::new(),
+            checkpoint_import: true,
+            checkpoint_trusted_owners: Vec::new(),
+            checkpoint_lookup_timeout_ms: 5_000,
             block_height: 0,
             block_height_refresh_seconds: 120,
             tls_ca_file: PathBuf::new(),
@@ -340,6 +349,14 @@ fn check_values(config: &Config) -> Result<(), ConfigError> {
             key: "gateways".into(),
             message: e.to_string(),
         })?;
+    }
+    for (index, owner) in config.checkpoint_trusted_owners.iter().enumerate() {
+        if owner.parse::<crate::ao::Id>().is_err() {
+            return Err(ConfigError::Value {
+                key: format!("checkpoint-trusted-owners[{index}]"),
+                message: format!("`{owner}` is not a 43-character Arweave address"),
+            });
+        }
     }
     if !config.checkpoint_upload_url.is_empty() {
         crate::net::Url::parse(&config.checkpoint_upload_url).map_err(|e| ConfigError::Value {

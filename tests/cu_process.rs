@@ -134,6 +134,7 @@ fn context(store: Arc<Store>, every: u64) -> Context {
         cron: true,
         budget: Arc::new(MemoryBudget::unlimited()),
         weave: None,
+        imports: None,
     }
 }
 

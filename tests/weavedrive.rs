@@ -10,8 +10,7 @@
 mod common;
 mod prereq;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -58,16 +57,20 @@ struct Gateway {
 }
 
 fn gateway() -> Gateway {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let asked = Arc::new(Mutex::new(Vec::new()));
     let data_gone = Arc::new(AtomicBool::new(false));
     let (log, gone) = (asked.clone(), data_gone.clone());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let (log, gone) = (log.clone(), gone.clone());
-            std::thread::spawn(move || serve(stream, &log, gone.load(Ordering::SeqCst)));
-        }
+    let addr = common::stub::serve(move |request| {
+        // The node's own cold-start search for Arweave checkpoints is told apart.
+        let what = if request.body.contains("GetAoProcessCheckpoints") {
+            " (checkpoints)"
+        } else {
+            ""
+        };
+        log.lock()
+            .unwrap()
+            .push(format!("{} {}{what}", request.method, request.path));
+        answer(request, gone.load(Ordering::SeqCst))
     });
     Gateway {
         addr,
@@ -76,75 +79,39 @@ fn gateway() -> Gateway {
     }
 }
 
-fn serve(mut stream: TcpStream, log: &Mutex<Vec<String>>, data_gone: bool) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, path) = (
-        parts.next().unwrap_or("").to_string(),
-        parts.next().unwrap_or("").to_string(),
-    );
-    let (mut length, mut range) = (0usize, None);
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-            break;
-        }
-        let lower = header.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        if let Some(v) = lower.strip_prefix("range:") {
-            range = Some(v.trim().to_string());
-        }
-    }
-    let mut body = vec![0u8; length];
-    let _ = reader.read_exact(&mut body);
-    let body = String::from_utf8_lossy(&body).into_owned();
-    log.lock().unwrap().push(format!("{method} {path}"));
-    let (status, answer): (u16, Vec<u8>) = match (method.as_str(), path.as_str()) {
+fn answer(request: &common::stub::Request, data_gone: bool) -> common::stub::Answer {
+    let path = request.path.as_str();
+    Some(match (request.method.as_str(), path) {
         ("POST", "/graphql") => {
+            let body = &request.body;
             let attested = !body.contains(UNATTESTED_ID) && body.contains("Attestation");
             let edges = if attested {
                 json!([{"node": {"tags": []}}])
             } else {
                 json!([])
             };
-            (
-                200,
-                json!({"data": {"transactions": {"edges": edges}}})
-                    .to_string()
-                    .into_bytes(),
-            )
+            let data = json!({"data": {"transactions": {"edges": edges}}});
+            (200, data.to_string().into_bytes())
         }
         (_, p) if p == format!("/{DATA_ID}") && data_gone => (404, b"Not Found".to_vec()),
-        (_, p) if p == format!("/{DATA_ID}") => match range.as_deref().and_then(parse_range) {
-            Some((from, to)) => {
-                let d = data();
-                let to = to.min(d.len() - 1);
-                (206, d.get(from..=to).unwrap_or_default().to_vec())
+        (_, p) if p == format!("/{DATA_ID}") => {
+            let d = data();
+            match request.range.as_deref().and_then(parse_range) {
+                Some((from, to)) => {
+                    let to = to.min(d.len() - 1);
+                    (206, d.get(from..=to).unwrap_or_default().to_vec())
+                }
+                None => (200, d),
             }
-            None => (200, data()),
-        },
+        }
         (_, p) if p == format!("/{HANGS_ID}") => {
             std::thread::sleep(Duration::from_secs(60));
-            return;
+            return None;
         }
         (_, p) if p == format!("/tx/{TX_ID}") => (200, tx_header().into_bytes()),
         (_, p) if p == format!("/block/height/{HEIGHT}") => (200, block().into_bytes()),
         _ => (404, b"Not Found".to_vec()),
-    };
-    let length = answer.len();
-    let head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: {length}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
-    );
-    let _ = stream.write_all(head.as_bytes());
-    if method != "HEAD" {
-        let _ = stream.write_all(&answer);
-    }
+    })
 }
 
 fn parse_range(value: &str) -> Option<(usize, usize)> {

@@ -153,6 +153,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
                 cron: config.hyperbeam_url.is_empty(),
                 budget: Arc::new(crate::cu::MemoryBudget::new(budget)),
                 weave: weave_source(&config, gateways.as_ref()),
+                imports: checkpoint_imports(&config, gateways.as_ref()),
             },
             pool,
             crate::cu::Settings {
@@ -274,6 +275,28 @@ fn weave_source(
         gateways,
         config.state_dir.join("weavedrive"),
         usize::try_from(config.weavedrive_max_bytes).unwrap_or(usize::MAX),
+        tokio::runtime::Handle::current(),
+    )))
+}
+
+/// Arweave checkpoint imports for cold starts (`checkpoint-import`, with gateways), trusting
+/// `checkpoint-trusted-owners` or, when that is empty, the node wallet (when it exists yet).
+fn checkpoint_imports(
+    config: &crate::config::Config,
+    gateways: Option<&Arc<crate::arweave::Gateways>>,
+) -> Option<Arc<crate::cu::imported::ArweaveCheckpoints>> {
+    let gateways = gateways.filter(|_| config.checkpoint_import)?.clone();
+    let owners = if config.checkpoint_trusted_owners.is_empty() {
+        let wallet = crate::ao::Wallet::load(&config.wallet_path()).ok()?;
+        vec![wallet.address().to_string()]
+    } else {
+        config.checkpoint_trusted_owners.clone()
+    };
+    tracing::info!(?owners, "Arweave checkpoints imported on cold starts");
+    Some(Arc::new(crate::cu::imported::ArweaveCheckpoints::new(
+        gateways,
+        owners,
+        Duration::from_millis(config.checkpoint_lookup_timeout_ms),
         tokio::runtime::Handle::current(),
     )))
 }

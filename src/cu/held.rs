@@ -56,6 +56,8 @@ pub struct Context {
     pub budget: Arc<super::resident::MemoryBudget>,
     /// Where WeaveDrive reads come from (`None`: no gateway, so a process' opens give nothing).
     pub weave: Option<Arc<dyn crate::wasm::weavedrive::Source>>,
+    /// Where a process that starts cold looks for a checkpoint (`None`: it replays from 0).
+    pub imports: Option<Arc<super::imported::ArweaveCheckpoints>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -166,6 +168,9 @@ impl Held {
                     ctx.store.remove_checkpoint(process_id, slot)?;
                 }
             }
+        }
+        if held.is_none() {
+            held = imported(ctx, process_id, &record.module, &loaded, limits, &env);
         }
         let mut held = match held {
             Some(h) => h,
@@ -524,6 +529,54 @@ enum Unusable {
 }
 
 /// Decode, check and restore a stored checkpoint.
+/// The process from its newest checkpoint on Arweave, when the node imports them and one is
+/// usable (see [`super::imported`]); `None`: it starts from slot 0.
+fn imported(
+    ctx: &Context,
+    process_id: &str,
+    module_id: &str,
+    module: &Arc<crate::wasm::LoadedModule>,
+    limits: Limits,
+    env: &Value,
+) -> Option<Held> {
+    let imports = ctx.imports.as_ref()?;
+    // A process evaluated here before keeps its own history: only a cold one looks.
+    if !matches!(ctx.store.result(process_id, 0), Ok(None)) {
+        return None;
+    }
+    let found = imports.newest(process_id, module_id, limits.memory_bytes)?;
+    // As the Node CU loads a checkpoint: a fresh instance, then the memory.
+    let loaded = Process::spawn(module.clone(), limits).and_then(|mut fresh| {
+        let mut snapshot = fresh.snapshot();
+        snapshot.memory = found.memory;
+        Process::restore(module.clone(), limits, &snapshot)
+    });
+    let process = match loaded {
+        Ok(process) => process,
+        Err(e) => {
+            tracing::warn!(process = process_id, checkpoint = %found.id, error = %e,
+                "an Arweave checkpoint does not load; the process replays from slot 0");
+            return None;
+        }
+    };
+    let slot = found.meta.nonce;
+    tracing::info!(process = process_id, slot, checkpoint = %found.id,
+        "restored from an Arweave checkpoint");
+    Some(Held {
+        process,
+        env: env.clone(),
+        module_id: module_id.to_string(),
+        next: slot + 1,
+        last_timestamp: found.meta.timestamp,
+        last_block_height: found.meta.block_height,
+        since_checkpoint: 0,
+        checkpoint_at: Instant::now(),
+        crons: None,
+        resident_bytes: 0,
+        last_used: 0,
+    })
+}
+
 fn restore(
     ctx: &Context,
     process_id: &str,

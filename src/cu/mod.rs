@@ -13,11 +13,13 @@
 //! - [`resident`]: the memory budget of resident processes; least-recently-used eviction.
 //! - [`hbu`]: HyperBEAM mode, this CU as the one HyperBEAM's `genesis-wasm@1.0` runs.
 
+mod bridge;
 pub mod checkpoint;
 pub mod cron;
 pub mod cron_page;
 pub mod hbu;
 pub mod held;
+pub mod imported;
 pub mod message;
 pub mod output;
 pub mod push;

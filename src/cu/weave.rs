@@ -51,19 +51,11 @@ impl GatewayDrive {
         T: Send + 'static,
         F: std::future::Future<Output = Result<T, GatewayError>> + Send + 'static,
     {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let task = self.runtime.spawn(async move {
-            let _ = tx.send(future.await);
-        });
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(answer) => answer.map_err(|e| SourceError(e.to_string())),
-            Err(_) => {
-                task.abort();
-                Err(SourceError(
-                    "no answer within the message's time limit".into(),
-                ))
-            }
+        match super::bridge::wait_until(&self.runtime, future, deadline) {
+            Some(answer) => answer.map_err(|e| SourceError(e.to_string())),
+            None => Err(SourceError(
+                "no answer within the message's time limit".into(),
+            )),
         }
     }
 

@@ -2,6 +2,8 @@
 //! free port, and speak plain HTTP/1.1 to it over TCP.
 #![allow(dead_code)]
 
+pub mod stub;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
