@@ -18,8 +18,14 @@ use aocu::ao::{DataItem, Id, Tag, Tags, Wallet};
 use common::Server;
 use serde_json::{Value, json};
 
-/// Messages A evaluates after the spawn before its checkpoint.
-const MESSAGES: u64 = 200;
+/// Messages A evaluates after the spawn before its checkpoint: 200, or
+/// `AOCU_CHECKPOINT_MESSAGES` (to measure time to first result on a longer history).
+fn messages() -> u64 {
+    std::env::var("AOCU_CHECKPOINT_MESSAGES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200)
+}
 
 fn wallet() -> &'static Wallet {
     common::shared_wallet()
@@ -159,7 +165,7 @@ fn a_fresh_node_continues_from_an_exported_checkpoint() {
     assert_eq!(post(&a, "/", &spawn.to_bytes()).0, 202);
     let pid = spawn.id();
     let mut last = String::new();
-    for k in 1..=MESSAGES {
+    for k in 1..=messages() {
         last = eval(&a, &pid, &format!("Counter = (Counter or 0) + {k}"));
     }
     result(&a, &pid, &last);
@@ -188,7 +194,10 @@ fn a_fresh_node_continues_from_an_exported_checkpoint() {
         String::from_utf8_lossy(&out.stderr)
     );
     let item = DataItem::parse_verified(&std::fs::read(&file).unwrap()).unwrap();
-    assert_eq!(item.tags.get("Nonce"), Some(MESSAGES.to_string().as_str()));
+    assert_eq!(
+        item.tags.get("Nonce"),
+        Some(messages().to_string().as_str())
+    );
     let good = Listed {
         id: item.id(),
         owner: wallet().address().to_string(),
@@ -205,7 +214,7 @@ fn a_fresh_node_continues_from_an_exported_checkpoint() {
     let next = eval(&a, &pid, "return Counter");
     let expected = result(&a, &pid, &next);
     assert!(
-        expected.contains(&(MESSAGES * (MESSAGES + 1) / 2).to_string()),
+        expected.contains(&(messages() * (messages() + 1) / 2).to_string()),
         "{expected}"
     );
 
@@ -217,8 +226,10 @@ fn a_fresh_node_continues_from_an_exported_checkpoint() {
         gateway(vec![good.clone()], downloaded.clone()),
         &module,
     );
+    let started = std::time::Instant::now();
     assert_eq!(result(&b, &pid, &next), expected);
-    assert_eq!(evaluated(&b), 1, "B evaluated only slot {}", MESSAGES + 1);
+    let from_checkpoint = started.elapsed();
+    assert_eq!(evaluated(&b), 1, "B evaluated only slot {}", messages() + 1);
     assert_eq!(*downloaded.lock().unwrap(), vec![good.id.clone()]);
     drop(b);
 
@@ -240,7 +251,12 @@ fn a_fresh_node_continues_from_an_exported_checkpoint() {
         expected,
         "replayed to the same answer"
     );
-    assert_eq!(evaluated(&b), MESSAGES + 2, "slots 0 to {}", MESSAGES + 1);
+    assert_eq!(
+        evaluated(&b),
+        messages() + 2,
+        "slots 0 to {}",
+        messages() + 1
+    );
     let mut tried = downloaded.lock().unwrap().clone();
     tried.sort();
     assert_eq!(

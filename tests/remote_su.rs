@@ -332,13 +332,15 @@ fn a_node_evaluates_a_remote_schedule_identically_and_refuses_tampered_pages() {
 #[test]
 fn an_unreachable_or_unconfigured_scheduler_is_a_clear_error() {
     let dirs = tempfile::tempdir().unwrap();
-    // Nobody listens on this port: the sync retries, then names the scheduler.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let gone: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // A scheduler that hangs up on every connection: the sync retries, then names it. The
+    // port stays held by this test, so no other node of this binary can be given it.
+    let hangs_up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone: SocketAddr = hangs_up.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in hangs_up.incoming() {
+            drop(stream);
+        }
+    });
     let b = start(&dirs.path().join("b"), "other.json", &remote_flag(gone));
     let pid = b64url(&[5u8; 32]);
     let (status, body) = result(&b, &pid, &b64url(&[6u8; 32]));
