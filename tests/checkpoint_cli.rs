@@ -75,14 +75,15 @@ fn stop(mut server: Server) {
     let _ = server.child.wait();
 }
 
-fn export(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+/// `aocu checkpoint export` on the state directory `dir`, signing with the shared wallet.
+fn export(dir: &std::path::Path, args: &[&str]) -> Command {
     let wallet = format!("wallet={}", common::shared_wallet_path().display());
-    common::aocu()
+    let mut command = common::aocu();
+    command
         .args(["--set", &wallet, "checkpoint", "export", "--state-dir"])
         .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args);
+    command
 }
 
 #[test]
@@ -104,13 +105,11 @@ fn an_exported_checkpoint_is_the_node_cus_item_and_restores_the_state() {
     stop(node);
 
     let file = dir.path().join("out.checkpoint");
-    let out = export(dir.path(), &[&pid, "--out", file.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::stdout_of(&mut export(
+        dir.path(),
+        &[&pid, "--out", file.to_str().unwrap()],
+    ));
+    let line: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(line["process"], pid.as_str());
     assert_eq!(line["nonce"], codes.len() as u64, "after the last slot");
 
@@ -125,18 +124,13 @@ fn an_exported_checkpoint_is_the_node_cus_item_and_restores_the_state() {
     assert_eq!(line["memory-bytes"], memory.len());
 
     // As Node reads it: arbundles verifies the item, zlib gunzips the data to the tagged hash.
-    let out = Command::new("node")
-        .arg("checkpoint-item.mjs")
-        .arg(&file)
-        .current_dir(&node_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::stdout_of(
+        Command::new("node")
+            .arg("checkpoint-item.mjs")
+            .arg(&file)
+            .current_dir(&node_dir),
     );
-    let js: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let js: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(js["verified"], true, "{js}");
     assert_eq!(js["id"], item.id());
     assert_eq!(js["memoryBytes"], memory.len());
@@ -193,7 +187,7 @@ fn bad_exports_are_clear_errors_and_write_nothing() {
             "not on this node",
         ),
     ] {
-        let out = export(dir.path(), &args);
+        let out = export(dir.path(), &args).output().unwrap();
         assert!(!out.status.success(), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");
@@ -202,7 +196,9 @@ fn bad_exports_are_clear_errors_and_write_nothing() {
     let out = export(
         dir.path(),
         &["--set", "checkpoint-upload-url=ftp://x", &unknown],
-    );
+    )
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("checkpoint-upload-url"));
 }

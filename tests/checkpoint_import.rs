@@ -174,24 +174,13 @@ fn a_fresh_node_continues_from_an_exported_checkpoint() {
     // The checkpoint A's state directory holds, as AO's checkpoint item.
     let file = dirs.path().join("a.checkpoint");
     let wallet_set = format!("wallet={}", common::shared_wallet_path().display());
-    let out = common::aocu()
-        .args([
-            "--set",
-            &wallet_set,
-            "checkpoint",
-            "export",
-            &pid,
-            "--state-dir",
-        ])
-        .arg(&a_dir)
-        .arg("--out")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::stdout_of(
+        common::aocu()
+            .args(["--set", &wallet_set, "checkpoint", "export", &pid])
+            .arg("--state-dir")
+            .arg(&a_dir)
+            .arg("--out")
+            .arg(&file),
     );
     let item = DataItem::parse_verified(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(
@@ -231,6 +220,24 @@ fn a_fresh_node_continues_from_an_exported_checkpoint() {
     let from_checkpoint = started.elapsed();
     assert_eq!(evaluated(&b), 1, "B evaluated only slot {}", messages() + 1);
     assert_eq!(*downloaded.lock().unwrap(), vec![good.id.clone()]);
+    drop(b);
+
+    // No checkpoint listed: B replays from slot 0 (the baseline of the figure above).
+    let b = node_b(
+        dirs.path(),
+        &a,
+        gateway(Vec::new(), Arc::default()),
+        &module,
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(result(&b, &pid, &next), expected);
+    let from_zero = started.elapsed();
+    assert_eq!(evaluated(&b), messages() + 2);
+    eprintln!(
+        "time to first result (slot {}): from the checkpoint {from_checkpoint:?}, by replay \
+         from slot 0 {from_zero:?}",
+        messages() + 1
+    );
     drop(b);
 
     // Newer checkpoints that fail a check are skipped; with no good one left, B replays.

@@ -300,19 +300,14 @@ fn through_reference(
     });
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), case.to_string()).unwrap();
-    let out = Command::new("node")
-        .arg("--experimental-wasm-memory64")
-        .arg("weavedrive-reference.mjs")
-        .arg(file.path())
-        .current_dir(node_dir)
-        .output()
-        .expect("run node");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::stdout_of(
+        Command::new("node")
+            .arg("--experimental-wasm-memory64")
+            .arg("weavedrive-reference.mjs")
+            .arg(file.path())
+            .current_dir(node_dir),
     );
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+    let lines: Vec<Value> = String::from_utf8_lossy(&out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

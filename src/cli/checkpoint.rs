@@ -44,10 +44,7 @@ impl CheckpointCommand {
     /// These flags as configuration overrides.
     pub fn config_flags(&self) -> Vec<(String, String)> {
         let CheckpointCommand::Export(args) = self;
-        args.state_dir
-            .iter()
-            .map(|d| ("state-dir".to_string(), d.display().to_string()))
-            .collect()
+        super::state_dir_flag(args.state_dir.as_ref())
     }
 }
 

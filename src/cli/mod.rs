@@ -24,6 +24,13 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Loaded};
 
+/// `--state-dir DIR` as the configuration override the commands that open the store take.
+fn state_dir_flag(dir: Option<&PathBuf>) -> Vec<(String, String)> {
+    dir.iter()
+        .map(|d| ("state-dir".to_string(), d.display().to_string()))
+        .collect()
+}
+
 /// aocu — a hardware-aware Compute Unit for AO.
 #[derive(Debug, Parser)]
 #[command(name = "aocu", version = crate::node::VERSION, about, long_about = None)]

@@ -42,10 +42,7 @@ pub struct AddArgs {
 impl AddArgs {
     /// These flags as configuration overrides.
     pub fn config_flags(&self) -> Vec<(String, String)> {
-        self.state_dir
-            .iter()
-            .map(|d| ("state-dir".to_string(), d.display().to_string()))
-            .collect()
+        super::state_dir_flag(self.state_dir.as_ref())
     }
 }
 

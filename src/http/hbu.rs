@@ -6,8 +6,10 @@
 //! | `POST /result/{slot}?process-id=` | the slot's result; headers `slot`, `timestamp`, `block-height`, `ao-types`, ... |
 //! | `POST /dry-run?process-id=` | a result for HyperBEAM's message JSON on the held state |
 //! | `POST /snapshot/{process}` | a durable checkpoint now; `snapshot-*` headers |
-//! | `POST /state` | a gzipped memory with its metadata in headers, loaded as the process' state |
 //! | `GET /status` | 200 at once (HyperBEAM's 100 ms liveness probe) |
+//!
+//! Not served yet: `POST /state` (HyperBEAM's load of a gzipped Arweave checkpoint after
+//! `genesis-wasm@1.0/import`); it answers 404 like any unknown route.
 //!
 //! Refusals: a body that is not an aos-2 page, or not the page of the slot in the path, is 400;
 //! a slot that is not the next one, or a broken hash chain, is 422 (the Node CU's status for

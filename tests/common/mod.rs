@@ -51,6 +51,17 @@ fn wallet_and_folder() -> &'static (tempfile::TempDir, aocu::ao::Wallet) {
     })
 }
 
+/// Run `command` to its end; its stdout, after checking it succeeded (its stderr otherwise).
+pub fn stdout_of(command: &mut Command) -> Vec<u8> {
+    let out = command.output().expect("run the command");
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// A running `aocu serve`, killed on drop.
 pub struct Server {
     /// The child process.
