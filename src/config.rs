@@ -90,6 +90,9 @@ pub struct Config {
     pub checkpoint_trusted_owners: Vec<String>,
     /// Longest the checkpoint search on the gateways may hold a cold start, in ms.
     pub checkpoint_lookup_timeout_ms: u64,
+    /// How often the running node publishes a process' checkpoint to `checkpoint-upload-url`,
+    /// at most, in seconds (0: never).
+    pub checkpoint_publish_every_seconds: u64,
     /// Where `aocu checkpoint export` uploads checkpoint items (`POST {url}/tx/arweave`, as AO's
     /// Node CU does); empty: nowhere.
     pub checkpoint_upload_url: String,
@@ -166,6 +169,7 @@ impl Default for Config {
             checkpoint_import: true,
             checkpoint_trusted_owners: Vec::new(),
             checkpoint_lookup_timeout_ms: 5_000,
+            checkpoint_publish_every_seconds: 0,
             block_height: 0,
             block_height_refresh_seconds: 120,
             tls_ca_file: PathBuf::new(),
@@ -357,6 +361,12 @@ fn check_values(config: &Config) -> Result<(), ConfigError> {
                 message: format!("`{owner}` is not a 43-character Arweave address"),
             });
         }
+    }
+    if config.checkpoint_publish_every_seconds > 0 && config.checkpoint_upload_url.is_empty() {
+        return Err(ConfigError::Value {
+            key: "checkpoint-publish-every-seconds".into(),
+            message: "publishing needs `checkpoint-upload-url`".into(),
+        });
     }
     if !config.checkpoint_upload_url.is_empty() {
         crate::net::Url::parse(&config.checkpoint_upload_url).map_err(|e| ConfigError::Value {

@@ -11,6 +11,7 @@ mod prereq;
 
 use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aocu::ao::checkpoint_item;
@@ -201,4 +202,56 @@ fn bad_exports_are_clear_errors_and_write_nothing() {
     .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("checkpoint-upload-url"));
+}
+
+#[test]
+fn a_running_node_publishes_its_checkpoints_to_the_bundler() {
+    let Some(aos) = prereq::testdata("wasm/aos-dock.wasm") else {
+        return;
+    };
+    // A bundler stub: keeps every item posted to `/tx/arweave` and answers its ID.
+    let posted: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let kept = posted.clone();
+    let bundler = common::stub::serve(move |request| {
+        if request.method != "POST" || request.path != "/tx/arweave" {
+            return Some((404, b"Not Found".to_vec()));
+        }
+        let bytes = request.body_bytes.clone();
+        let id = DataItem::parse(&bytes).map(|i| i.id()).unwrap_or_default();
+        kept.lock().unwrap().push(bytes);
+        Some((200, json!({ "id": id }).to_string().into_bytes()))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let upload = format!("checkpoint-upload-url=http://{bundler}");
+    let args = [
+        "--set",
+        "executors=1",
+        "--set",
+        &upload,
+        "--set",
+        "checkpoint-publish-every-seconds=3600",
+        "--set",
+        "checkpoint-every-messages=2",
+    ];
+    let node = Server::start_with_wallet(dir.path(), &common::shared_wallet_path(), &args);
+    let pid = run_process(
+        &node,
+        &aos,
+        &["Counter = 1", "Counter = 2", "Counter = 3", "return 4"],
+    );
+    let waited = std::time::Instant::now();
+    while posted.lock().unwrap().is_empty() && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let items = posted.lock().unwrap().clone();
+    // Checkpoints were taken at least twice; the interval let one through.
+    assert_eq!(items.len(), 1, "one upload within the interval");
+    let item = DataItem::parse_verified(&items[0]).unwrap();
+    assert_eq!(item.owner, common::shared_wallet().owner());
+    let meta = checkpoint_item::meta_of(&item.tags).unwrap();
+    assert_eq!(meta.process, pid);
+    assert!((1..=4).contains(&meta.nonce), "{meta:?}");
+    let memory = checkpoint_item::unpack(&item.tags, &item.data, 8 << 30).unwrap();
+    assert!(!memory.is_empty());
+    drop(node);
 }

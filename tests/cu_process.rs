@@ -135,6 +135,7 @@ fn context(store: Arc<Store>, every: u64) -> Context {
         budget: Arc::new(MemoryBudget::unlimited()),
         weave: None,
         imports: None,
+        publisher: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! AO checkpoints on Arweave: the GraphQL search AO's Node CU runs for a process' checkpoints
 //! (`GetAoProcessCheckpoints`: tags `Process`, `Type: Checkpoint`, `Data-Protocol: ao`, by
-//! trusted owners, newest blocks first) and the download of one's data (`GET /raw/{id}`).
+//! trusted owners, newest blocks first), the download of one's data (`GET /raw/{id}`), and the
+//! upload of a new one to a bundler ([`upload`]).
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -8,6 +9,7 @@ use serde_json::json;
 
 use super::{Attempt, GatewayError, Gateways};
 use crate::ao::Tags;
+use crate::net::{Call, Client, Url};
 
 /// The Node CU's checkpoint query.
 const CHECKPOINTS_QUERY: &str = "query GetAoProcessCheckpoints($owners: [String!]!, \
@@ -87,4 +89,35 @@ impl Gateways {
     pub async fn raw(&self, id: &str, max_bytes: usize) -> Result<Option<Bytes>, GatewayError> {
         self.weave_get(&format!("/raw/{id}"), max_bytes).await
     }
+}
+
+/// Upload a signed item to a bundler as AO's Node CU uploads checkpoints: `POST {url}/tx/arweave`
+/// with the raw item; the ID the bundler answers.
+pub async fn upload(client: &Client, url: &Url, item: Bytes) -> Result<String, GatewayError> {
+    let call = Call {
+        method: hyper::Method::POST,
+        body: Some(("application/octet-stream", item)),
+        ..Call::get(url, "/tx/arweave", 1 << 20)
+    };
+    let answer = client.send(call).await.map_err(|e| GatewayError::Request {
+        url: url.to_string(),
+        source: e.last,
+    })?;
+    let protocol = |message: String| GatewayError::Protocol {
+        url: url.to_string(),
+        message,
+    };
+    if !answer.status.is_success() {
+        return Err(protocol(format!(
+            "POST /tx/arweave answered {}: {}",
+            answer.status,
+            answer.excerpt()
+        )));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&answer.body)
+        .map_err(|e| protocol(format!("POST /tx/arweave: the answer is not JSON: {e}")))?;
+    json["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| protocol(format!("POST /tx/arweave answered no `id`: {json}")))
 }

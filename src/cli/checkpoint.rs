@@ -131,21 +131,8 @@ fn upload(config: &crate::config::Config, url: &str, item: Vec<u8>) -> anyhow::R
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let call = crate::net::Call {
-        body: Some(("application/octet-stream", Bytes::from(item))),
-        method: hyper::Method::POST,
-        ..crate::net::Call::get(&base, "/tx/arweave", 1 << 20)
-    };
-    let answer = runtime
-        .block_on(client.send(call))
-        .with_context(|| format!("uploading to {url}"))?;
-    if !answer.status.is_success() {
-        bail!("{url} answered {}: {}", answer.status, answer.excerpt());
-    }
-    let json: serde_json::Value = serde_json::from_slice(&answer.body)
-        .with_context(|| format!("{url} answered something that is not JSON"))?;
-    json["id"]
-        .as_str()
-        .map(str::to_string)
-        .with_context(|| format!("{url} answered no `id`: {json}"))
+    let uploaded = crate::arweave::checkpoints::upload(&client, &base, Bytes::from(item));
+    runtime
+        .block_on(uploaded)
+        .with_context(|| format!("uploading to {url}"))
 }

@@ -154,6 +154,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
                 budget: Arc::new(crate::cu::MemoryBudget::new(budget)),
                 weave: weave_source(&config, gateways.as_ref()),
                 imports: checkpoint_imports(&config, gateways.as_ref()),
+                publisher: checkpoint_publisher(&config, &scheduler)?,
             },
             pool,
             crate::cu::Settings {
@@ -299,6 +300,30 @@ fn checkpoint_imports(
         Duration::from_millis(config.checkpoint_lookup_timeout_ms),
         tokio::runtime::Handle::current(),
     )))
+}
+
+/// The checkpoint publisher (`checkpoint-publish-every-seconds` > 0, to
+/// `checkpoint-upload-url`), signing with the node wallet.
+fn checkpoint_publisher(
+    config: &crate::config::Config,
+    scheduler: &Arc<crate::sched::NodeScheduler>,
+) -> anyhow::Result<Option<Arc<crate::cu::publish::Publisher>>> {
+    if config.checkpoint_publish_every_seconds == 0 {
+        return Ok(None);
+    }
+    let url = crate::net::Url::parse(&config.checkpoint_upload_url)
+        .context("key `checkpoint-upload-url`")?;
+    let client =
+        crate::net::Client::new(&config.gateway_client()).context("building the upload client")?;
+    let every = Duration::from_secs(config.checkpoint_publish_every_seconds);
+    tracing::info!(url = %url.as_str(), every_s = every.as_secs(), "checkpoints published");
+    Ok(Some(Arc::new(crate::cu::publish::Publisher::new(
+        scheduler.clone(),
+        client,
+        url,
+        every,
+        tokio::runtime::Handle::current(),
+    ))))
 }
 
 /// Opens the node's hasher (every digest the node takes goes through it) on the configured

@@ -58,6 +58,8 @@ pub struct Context {
     pub weave: Option<Arc<dyn crate::wasm::weavedrive::Source>>,
     /// Where a process that starts cold looks for a checkpoint (`None`: it replays from 0).
     pub imports: Option<Arc<super::imported::ArweaveCheckpoints>>,
+    /// Where local checkpoints are also published to Arweave (`None`: they are not).
+    pub publisher: Option<Arc<super::publish::Publisher>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -399,6 +401,30 @@ impl Held {
         Ok(())
     }
 
+    /// What AO's checkpoint item says of the state after `slot`.
+    fn checkpoint_meta(
+        &self,
+        ctx: &Context,
+        process_id: &str,
+        slot: u64,
+    ) -> Result<crate::ao::checkpoint_item::CheckpointMeta, CuError> {
+        let at = ctx
+            .store
+            .messages(process_id, slot, slot, 1)?
+            .into_iter()
+            .next();
+        Ok(crate::ao::checkpoint_item::CheckpointMeta {
+            process: process_id.to_string(),
+            module: self.module_id.clone(),
+            nonce: slot,
+            timestamp: self.last_timestamp,
+            block_height: self.last_block_height,
+            assignment: None,
+            hash_chain: at.as_ref().map(|m| m.assignment.hash_chain.clone()),
+            epoch: at.as_ref().map_or(0, |m| m.assignment.epoch),
+        })
+    }
+
     /// Store a checkpoint of the current state (after slot `next - 1`).
     pub fn checkpoint(&mut self, ctx: &Context, process_id: &str) -> Result<(), CuError> {
         let Some(slot) = self.next.checked_sub(1) else {
@@ -415,7 +441,12 @@ impl Held {
             return Ok(());
         }
         let started = Instant::now();
-        let snapshot = self.process.snapshot().to_bytes();
+        let snapshot = self.process.snapshot();
+        if let Some(publisher) = ctx.publisher.as_ref().filter(|p| p.take_due(process_id)) {
+            let meta = self.checkpoint_meta(ctx, process_id, slot)?;
+            publisher.publish(meta, snapshot.memory.clone());
+        }
+        let snapshot = snapshot.to_bytes();
         let frame = checkpoint::encode(slot, &snapshot);
         ctx.store.put_checkpoint(process_id, slot, &frame)?;
         tracing::debug!(

@@ -22,6 +22,7 @@ pub mod held;
 pub mod imported;
 pub mod message;
 pub mod output;
+pub mod publish;
 pub mod push;
 pub mod query;
 pub mod resident;

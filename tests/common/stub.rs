@@ -17,6 +17,8 @@ pub struct Request {
     pub range: Option<String>,
     /// The body (lossy UTF-8).
     pub body: String,
+    /// The body as it came.
+    pub body_bytes: Vec<u8>,
 }
 
 /// What the stub answers: a status and a body; `None` closes without answering (after the
@@ -83,5 +85,6 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
         path,
         range,
         body: String::from_utf8_lossy(&body).into_owned(),
+        body_bytes: body,
     })
 }
