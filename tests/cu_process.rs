@@ -136,6 +136,7 @@ fn context(store: Arc<Store>, every: u64) -> Context {
         weave: None,
         imports: None,
         publisher: None,
+        blocks: None,
     }
 }
 

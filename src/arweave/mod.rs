@@ -7,6 +7,7 @@
 //! connections, the per-try timeout, body limits) and is retried with back-off, each try on the
 //! next gateway of the list, so that one gateway down or slow costs one try, not the request.
 
+pub mod blocks;
 pub mod checkpoints;
 pub mod height;
 pub mod location;

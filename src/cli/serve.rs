@@ -155,6 +155,13 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
                 weave: weave_source(&config, gateways.as_ref()),
                 imports: checkpoint_imports(&config, gateways.as_ref()),
                 publisher: checkpoint_publisher(&config, &scheduler)?,
+                blocks: gateways.clone().map(|g| {
+                    Arc::new(crate::cu::blocks::GatewayBlocks::new(
+                        g,
+                        tokio::runtime::Handle::current(),
+                        config.node_limits().message_timeout,
+                    ))
+                }),
             },
             pool,
             crate::cu::Settings {

@@ -92,8 +92,9 @@ impl Crons {
     ) -> Result<(), CuError> {
         // A copy, so the generator does not borrow `self` while `done` moves on.
         let schedule = self.schedule.clone();
+        let blocks = self.blocks_of(at, &span)?;
         let mut messages = schedule
-            .between(span.left, span.right, &[])
+            .between(span.left, span.right, &blocks)
             .skip(self.done as usize);
         loop {
             let mut batch = Vec::with_capacity(BATCH);
@@ -121,6 +122,20 @@ impl Crons {
                 }
             }
         }
+    }
+
+    /// The blocks `span` covers, for block-based crons (none needed: none read).
+    fn blocks_of(&self, at: SpanAt<'_>, span: &Span) -> Result<Vec<Block>, CuError> {
+        if !self.schedule.has_block_crons() {
+            return Ok(Vec::new());
+        }
+        let Some(source) = at.ctx.blocks.as_ref() else {
+            tracing::debug!(process = at.process_id, "block-based crons need a gateway");
+            return Ok(Vec::new());
+        };
+        source
+            .between(span.left.height, span.right)
+            .map_err(|e| CuError::Schedule(format!("process {}: {e}", at.process_id)))
     }
 
     fn evaluate(

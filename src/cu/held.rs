@@ -60,6 +60,8 @@ pub struct Context {
     pub imports: Option<Arc<super::imported::ArweaveCheckpoints>>,
     /// Where local checkpoints are also published to Arweave (`None`: they are not).
     pub publisher: Option<Arc<super::publish::Publisher>>,
+    /// Where block-based crons read the blocks (`None`: no gateway, such crons yield nothing).
+    pub blocks: Option<Arc<super::blocks::GatewayBlocks>>,
 }
 
 impl std::fmt::Debug for Context {

@@ -13,6 +13,7 @@
 //! - [`resident`]: the memory budget of resident processes; least-recently-used eviction.
 //! - [`hbu`]: HyperBEAM mode, this CU as the one HyperBEAM's `genesis-wasm@1.0` runs.
 
+pub mod blocks;
 mod bridge;
 pub mod checkpoint;
 pub mod cron;

@@ -84,6 +84,11 @@ impl Schedule {
         }
     }
 
+    /// Whether any cron counts blocks (the span then needs the blocks between its ends).
+    pub fn has_block_crons(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+
     /// Whether the process has no crons.
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty() && self.times.is_empty()
