@@ -62,8 +62,7 @@ impl GatewayBlocks {
         let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         let max_s = max_timestamp_ms.div_euclid(1000);
         let mut out = Vec::new();
-        let mut expected = min;
-        for (&height, &timestamp) in known.range(min..) {
+        for (expected, (&height, &timestamp)) in (min..).zip(known.range(min..)) {
             if height != expected {
                 return None;
             }
@@ -71,7 +70,6 @@ impl GatewayBlocks {
                 return Some(out);
             }
             out.push(Block { height, timestamp });
-            expected += 1;
         }
         None
     }
