@@ -1,5 +1,8 @@
 //! Arweave checkpoints both ways, as AO's Node CU shares them: node A evaluates 200 messages of
-//! an AOS process and exports its checkpoint (`aocu checkpoint export`); node B, which follows
+//! an AOS process and exports its checkpoint (`aocu checkpoint export`); the same memory is
+//! built into a checkpoint item the way the Node CU builds one (`tests/node/checkpoint-item.mjs`:
+//! arbundles, Node's zlib, its tags), and aocu reads the same metadata and memory from it; node
+//! B, which follows
 //! A's schedule as a remote SU and whose gateway (a stub in this test) lists that checkpoint,
 //! answers slot 201 exactly as A does while evaluating one message, not 202: its metering
 //! counts the messages it evaluated. Checkpoints that fail a check (a wrong `SHA-256`, a
@@ -14,6 +17,7 @@ mod prereq;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use aocu::ao::checkpoint_item;
 use aocu::ao::{DataItem, Id, Tag, Tags, Wallet};
 use common::Server;
 use serde_json::{Value, json};
@@ -143,9 +147,48 @@ fn node_b(dir: &Path, a: &Server, gateway: std::net::SocketAddr, module: &DataIt
     b
 }
 
+/// A checkpoint item of `memory` at `meta` built by `tests/node/checkpoint-item.mjs` as the Node
+/// CU builds one, signed with the shared wallet.
+fn node_cu_item(
+    node_dir: &Path,
+    dir: &Path,
+    meta: &checkpoint_item::CheckpointMeta,
+    memory: &[u8],
+) -> Listed {
+    let (memory_file, meta_file, out) = (
+        dir.join("memory"),
+        dir.join("meta.json"),
+        dir.join("js.item"),
+    );
+    std::fs::write(&memory_file, memory).unwrap();
+    let meta_json = json!({"process": meta.process, "module": meta.module, "nonce": meta.nonce,
+        "timestamp": meta.timestamp, "blockHeight": meta.block_height,
+        "hashChain": meta.hash_chain, "epoch": meta.epoch});
+    std::fs::write(&meta_file, meta_json.to_string()).unwrap();
+    common::stdout_of(
+        std::process::Command::new("node")
+            .arg("checkpoint-item.mjs")
+            .arg("build")
+            .arg(common::shared_wallet_path())
+            .args([&memory_file, &meta_file, &out])
+            .current_dir(node_dir),
+    );
+    let item = DataItem::parse_verified(&std::fs::read(&out).unwrap()).unwrap();
+    assert!(item.tags.contains("Unit-Identifier"), "the Node CU's tags");
+    Listed {
+        id: item.id(),
+        owner: wallet().address().to_string(),
+        tags: item.tags.clone(),
+        data: item.data.clone(),
+    }
+}
+
 #[test]
 fn a_fresh_node_continues_from_an_exported_checkpoint() {
     let Some(aos) = prereq::testdata("wasm/aos-2-pure.wasm") else {
+        return;
+    };
+    let Some(node_dir) = prereq::node_project() else {
         return;
     };
     let dirs = tempfile::tempdir().unwrap();
@@ -187,12 +230,16 @@ fn a_fresh_node_continues_from_an_exported_checkpoint() {
         item.tags.get("Nonce"),
         Some(messages().to_string().as_str())
     );
-    let good = Listed {
-        id: item.id(),
-        owner: wallet().address().to_string(),
-        tags: item.tags.clone(),
-        data: item.data.clone(),
-    };
+    // The same memory as a checkpoint built the way the Node CU builds one (arbundles, Node's
+    // zlib at level 9, its tags): that is the one B finds on its gateway.
+    let meta = checkpoint_item::meta_of(&item.tags).unwrap();
+    let memory = checkpoint_item::unpack(&item.tags, &item.data, 8 << 30).unwrap();
+    let good = node_cu_item(&node_dir, dirs.path(), &meta, &memory);
+    assert_eq!(checkpoint_item::meta_of(&good.tags).unwrap(), meta);
+    assert_eq!(
+        checkpoint_item::unpack(&good.tags, &good.data, 8 << 30).unwrap(),
+        memory
+    );
 
     // A again, as the SU both B nodes follow; slot 201 is scheduled there.
     let a = Server::start_with_wallet(
