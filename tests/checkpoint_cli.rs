@@ -29,14 +29,6 @@ fn call(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Value)
     (status, json)
 }
 
-fn ao_tags(kind: &str) -> Vec<Tag> {
-    vec![
-        Tag::new("Data-Protocol", "ao"),
-        Tag::new("Variant", "ao.TN.1"),
-        Tag::new("Type", kind),
-    ]
-}
-
 /// Spawn an AOS process of `aos` on `node` and evaluate `codes`; the process ID.
 fn run_process(node: &Server, aos: &std::path::Path, codes: &[&str]) -> String {
     let signer = Signer::Arweave(common::shared_wallet().clone());
@@ -47,14 +39,14 @@ fn run_process(node: &Server, aos: &std::path::Path, codes: &[&str]) -> String {
         &std::fs::read(aos).unwrap(),
     );
     assert_eq!(status, 200, "{module}");
-    let mut tags = ao_tags("Process");
+    let mut tags = common::ao_tags("Process", &[]);
     tags.push(Tag::new("Module", module["id"].as_str().unwrap()));
     tags.push(Tag::new("Scheduler", common::shared_wallet().address()));
     let spawn = DataItem::signed_by(&signer, None, None, tags, b"1984".to_vec()).unwrap();
     assert_eq!(call(node.addr, "POST", "/", &spawn.to_bytes()).0, 202);
     let pid = spawn.id();
     for code in codes {
-        let mut tags = ao_tags("Message");
+        let mut tags = common::ao_tags("Message", &[]);
         tags.push(Tag::new("Action", "Eval"));
         let target = pid.parse::<Id>().ok().map(Id::into_bytes);
         let item =

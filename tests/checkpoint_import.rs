@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use aocu::ao::checkpoint_item;
-use aocu::ao::{DataItem, Id, Tag, Tags, Wallet};
+use aocu::ao::{DataItem, Id, Tags, Wallet};
 use common::Server;
 use serde_json::{Value, json};
 
@@ -43,20 +43,10 @@ fn post(node: &Server, path: &str, body: &[u8]) -> (u16, Value) {
     )
 }
 
-fn ao(kind: &str, extra: &[(&str, &str)]) -> Vec<Tag> {
-    let mut tags = vec![
-        Tag::new("Data-Protocol", "ao"),
-        Tag::new("Variant", "ao.TN.1"),
-        Tag::new("Type", kind),
-    ];
-    tags.extend(extra.iter().map(|(n, v)| Tag::new(*n, *v)));
-    tags
-}
-
 /// Schedule an `Eval` of `code` on A; its message ID.
 fn eval(a: &Server, pid: &str, code: &str) -> String {
     let target = pid.parse::<Id>().ok().map(Id::into_bytes);
-    let tags = ao("Message", &[("Action", "Eval")]);
+    let tags = common::ao_tags("Message", &[("Action", "Eval")]);
     let item = DataItem::signed(wallet(), target, None, tags, code.as_bytes().to_vec()).unwrap();
     let (status, body) = post(a, "/", &item.to_bytes());
     assert_eq!(status, 202, "{body}");
@@ -200,7 +190,7 @@ fn a_fresh_node_continues_from_an_exported_checkpoint() {
         &["--set", "executors=1"],
     );
     assert_eq!(post(&a, "/~module@1.0", &module.to_bytes()).0, 200);
-    let spawn_tags = ao(
+    let spawn_tags = common::ao_tags(
         "Process",
         &[("Module", &module.id()), ("Scheduler", wallet().address())],
     );

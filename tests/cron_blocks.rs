@@ -10,7 +10,7 @@ mod prereq;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aocu::ao::{DataItem, Id, Tag};
+use aocu::ao::{DataItem, Id};
 use common::Server;
 use serde_json::{Value, json};
 
@@ -46,16 +46,6 @@ fn post(node: &Server, item: &DataItem) {
     assert_eq!(status, 202, "{body}");
 }
 
-fn ao(kind: &str, extra: &[(&str, &str)]) -> Vec<Tag> {
-    let mut tags = vec![
-        Tag::new("Data-Protocol", "ao"),
-        Tag::new("Variant", "ao.TN.1"),
-        Tag::new("Type", kind),
-    ];
-    tags.extend(extra.iter().map(|(n, v)| Tag::new(*n, *v)));
-    tags
-}
-
 fn eval(node: &Server, pid: &str, code: &str) -> String {
     let target = pid.parse::<Id>().ok().map(Id::into_bytes);
     let wallet = common::shared_wallet();
@@ -63,7 +53,7 @@ fn eval(node: &Server, pid: &str, code: &str) -> String {
         wallet,
         target,
         None,
-        ao("Message", &[("Action", "Eval")]),
+        common::ao_tags("Message", &[("Action", "Eval")]),
         code.into(),
     )
     .unwrap();
@@ -74,16 +64,7 @@ fn eval(node: &Server, pid: &str, code: &str) -> String {
 /// The timestamps of a process' slots, from its SU page.
 fn slot_timestamps(node: &Server, pid: &str) -> Vec<i64> {
     let (_, page) = node.get_json(&format!("/{pid}?limit=100"));
-    page["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let tags = e["node"]["assignment"]["tags"].as_array().unwrap();
-            let ts = tags.iter().find(|t| t["name"] == "Timestamp").unwrap();
-            ts["value"].as_str().unwrap().parse().unwrap()
-        })
-        .collect()
+    common::page_timestamps(&page)
 }
 
 #[test]
@@ -113,8 +94,14 @@ fn block_crons_run_at_the_gateways_blocks() {
         ("Cron-Tag-Action", "Tick".into()),
     ];
     let crons: Vec<(&str, &str)> = crons.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let spawn =
-        DataItem::signed(wallet, None, None, ao("Process", &crons), b"1984".to_vec()).unwrap();
+    let spawn = DataItem::signed(
+        wallet,
+        None,
+        None,
+        common::ao_tags("Process", &crons),
+        b"1984".to_vec(),
+    )
+    .unwrap();
     post(&node, &spawn);
     let pid = spawn.id();
     let ticker = "Ticks = 0\nHandlers.add('tick', Handlers.utils.hasMatchingTag('Action', 'Tick'), \

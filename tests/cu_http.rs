@@ -549,15 +549,7 @@ const TICKER: &str = "Ticks = 0\nHandlers.add('tick', Handlers.utils.hasMatching
 fn slot_timestamps(node: &Node, pid: &str) -> Vec<i64> {
     let (status, page) = node.get(&format!("/{pid}?limit=100"));
     assert_eq!(status, 200, "{page}");
-    let edges = page["edges"].as_array().unwrap();
-    edges
-        .iter()
-        .map(|e| {
-            let tags = e["node"]["assignment"]["tags"].as_array().unwrap();
-            let ts = tags.iter().find(|t| t["name"] == "Timestamp").unwrap();
-            ts["value"].as_str().unwrap().parse().unwrap()
-        })
-        .collect()
+    common::page_timestamps(&page)
 }
 
 /// Every edge of `/cron/{pid}` up to `to`, following cursors one page of `limit` at a time.

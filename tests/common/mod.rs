@@ -62,6 +62,37 @@ pub fn stdout_of(command: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
+/// AO's tags for an item of `kind` (`Process`, `Message`, ...), then `extra`.
+pub fn ao_tags(kind: &str, extra: &[(&str, &str)]) -> Vec<aocu::ao::Tag> {
+    let mut tags = vec![
+        aocu::ao::Tag::new("Data-Protocol", "ao"),
+        aocu::ao::Tag::new("Variant", "ao.TN.1"),
+        aocu::ao::Tag::new("Type", kind),
+    ];
+    tags.extend(extra.iter().map(|(n, v)| aocu::ao::Tag::new(*n, *v)));
+    tags
+}
+
+/// The `Timestamp` of every slot on an SU page (`GET /{process}`), in order.
+pub fn page_timestamps(page: &serde_json::Value) -> Vec<i64> {
+    let edges = page["edges"].as_array().expect("an SU page");
+    edges
+        .iter()
+        .map(|e| {
+            let tags = e["node"]["assignment"]["tags"].as_array().expect("tags");
+            let ts = tags
+                .iter()
+                .find(|t| t["name"] == "Timestamp")
+                .expect("Timestamp");
+            ts["value"]
+                .as_str()
+                .expect("text")
+                .parse()
+                .expect("a number")
+        })
+        .collect()
+}
+
 /// A running `aocu serve`, killed on drop.
 pub struct Server {
     /// The child process.
