@@ -136,6 +136,9 @@ pub struct Config {
     pub allow_owners: Vec<String>,
     /// Requests a minute one client (IP address, IPv6 /64) may send; 0: no limit.
     pub rate_limit_per_minute: u32,
+    /// Prices that replace the matched hardware profile's (`per-message = 5`, ...; the keys
+    /// of a profile's `[price]`); empty: the profile's.
+    pub price: toml::Table,
 }
 
 impl Default for Config {
@@ -182,6 +185,7 @@ impl Default for Config {
             deny_processes: Vec::new(),
             allow_owners: Vec::new(),
             rate_limit_per_minute: 0,
+            price: toml::Table::new(),
         }
     }
 }
@@ -330,6 +334,7 @@ pub fn load(
 /// Checks beyond the types: values that would only fail later, at first use.
 fn check_values(config: &Config) -> Result<(), ConfigError> {
     config.access()?;
+    config.price_schedule(None)?;
     if !config.hyperbeam_url.is_empty() {
         crate::net::Url::parse(&config.hyperbeam_url).map_err(|e| ConfigError::Value {
             key: "hyperbeam-url".into(),

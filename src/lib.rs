@@ -33,6 +33,7 @@ pub mod hw;
 pub mod meter;
 pub mod net;
 pub mod node;
+pub mod price;
 pub mod sched;
 pub mod store;
 pub mod verify;

@@ -137,6 +137,7 @@ fn context(store: Arc<Store>, every: u64) -> Context {
         imports: None,
         publisher: None,
         blocks: None,
+        price: aocu::price::free(),
     }
 }
 
@@ -240,6 +241,7 @@ fn dry_runs_leave_no_trace_and_costs_are_metered() {
     ctx.meter = Some(Arc::new(move |c: &Cost| {
         sink.lock().unwrap().push(c.clone())
     }));
+    ctx.price.per_message = 3;
     let mut held = run(&ctx, u64::MAX);
     assert_eq!(costs.lock().unwrap().len(), 6, "the spawn and 5 messages");
     assert!(costs.lock().unwrap().iter().all(|c| c.fuel > 0 && !c.error));
@@ -249,7 +251,7 @@ fn dry_runs_leave_no_trace_and_costs_are_metered() {
             "Tags": [{"name": "Action", "value": "Eval"}], "Anchor": "0"
         }))
         .unwrap();
-        held.dry_run(PID, body).unwrap()
+        held.dry_run(&ctx, PID, body, (0, None)).unwrap().0
     };
     assert_eq!(data(&dry("return Counter")), "5");
     assert_eq!(
@@ -266,6 +268,10 @@ fn dry_runs_leave_no_trace_and_costs_are_metered() {
     // Nothing persisted, nothing metered: the results are those of the schedule only.
     assert_eq!(store.results(PID, 0, 100, 100).unwrap().len(), 6);
     assert_eq!(costs.lock().unwrap().len(), 6);
+    // But the ledger charged every one, flagged: 6 messages and 4 dry-runs at 3 each.
+    let node = store.account(aocu::store::AccountOf::Node).unwrap();
+    assert_eq!((node.messages, node.dry_runs), (6, 4));
+    assert_eq!((node.charged, node.charged_dry_runs), (30, 12));
     append(&store, 6, "return Counter");
     held.advance(&ctx, PID, 6, (0, None)).unwrap();
     let stored = store.result(PID, 6).unwrap().unwrap();

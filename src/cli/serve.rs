@@ -56,6 +56,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
     let profiles =
         ProfileSet::load(Some(&config.profiles_dir)).context("loading hardware profiles")?;
     let profile = profiles.best_match(&hardware);
+    let price = config.price_schedule(profile.as_ref())?;
     let budget = config.process_memory_budget(&hardware.memory);
     tracing::info!(
         bytes = budget,
@@ -155,6 +156,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
                 weave: weave_source(&config, gateways.as_ref()),
                 imports: checkpoint_imports(&config, gateways.as_ref()),
                 publisher: checkpoint_publisher(&config, &scheduler)?,
+                price: price.clone(),
                 blocks: gateways.clone().map(|g| {
                     Arc::new(crate::cu::blocks::GatewayBlocks::new(
                         g,
@@ -197,6 +199,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
             identity: NodeIdentity::new(config.node_name.clone(), addr),
             hardware,
             profile,
+            price,
             executors: Some(executors),
             meter,
             store,

@@ -65,6 +65,19 @@ impl Config {
         })
     }
 
+    /// The price schedule: the matched profile's (free without one), with the `[price]` keys
+    /// set.
+    pub fn price_schedule(
+        &self,
+        profile: Option<&crate::hw::profile::Match>,
+    ) -> Result<crate::hw::profile::Price, ConfigError> {
+        let base = profile.map_or_else(crate::price::free, |m| m.profile.price.clone());
+        crate::price::with_overrides(&base, &self.price).map_err(|message| ConfigError::Value {
+            key: "price".into(),
+            message,
+        })
+    }
+
     /// Where the node wallet lives: the `wallet` key, or `<state-dir>/wallet.json`.
     pub fn wallet_path(&self) -> PathBuf {
         if self.wallet.as_os_str().is_empty() {

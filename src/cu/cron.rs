@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::output::answer;
 use super::{CuError, Outbox};
 use crate::ao::cron::{self, Block, CronMessage, Schedule};
-use crate::store::{CronResult, ProcessRecord, ScheduledMessage};
+use crate::store::{Charge, CronResult, ProcessRecord, ScheduledMessage};
 use crate::wasm::{MessageInput, Process};
 
 /// How many cron messages are evaluated between two store writes.
@@ -99,8 +99,8 @@ impl Crons {
         loop {
             let mut batch = Vec::with_capacity(BATCH);
             for message in messages.by_ref().take(BATCH) {
-                let result = self.evaluate(process, env, at, &message);
-                batch.push((self.done + batch.len() as u64, result));
+                let (result, charge) = self.evaluate(process, env, at, &message);
+                batch.push((self.done + batch.len() as u64, result, charge));
             }
             if batch.is_empty() {
                 return Ok(());
@@ -110,7 +110,7 @@ impl Crons {
                 .store
                 .put_cron_results(at.process_id, span.slot, &batch)?;
             self.done += batch.len() as u64;
-            for ((_, stored), fresh) in batch.into_iter().zip(fresh) {
+            for ((_, stored, _), fresh) in batch.into_iter().zip(fresh) {
                 if fresh {
                     outboxes.push(Outbox {
                         process: at.process_id.to_string(),
@@ -144,26 +144,24 @@ impl Crons {
         env: &Value,
         at: SpanAt<'_>,
         message: &CronMessage,
-    ) -> CronResult {
+    ) -> (CronResult, Charge) {
         let fields = self.fields(at.process_id, message);
         let evaluation = process.evaluate(MessageInput::new(&fields, env));
+        let name = format!("cron {}@{}", message.cron, message.timestamp);
+        let (executor, cpu) = at.executor;
+        let cost = super::Cost::of_evaluation(at.process_id, &name, &evaluation, executor, cpu);
         if let Some(meter) = &at.ctx.meter {
-            let name = format!("cron {}@{}", message.cron, message.timestamp);
-            let (executor, cpu) = at.executor;
-            meter(&super::Cost::of_evaluation(
-                at.process_id,
-                &name,
-                &evaluation,
-                executor,
-                cpu,
-            ));
+            meter(&cost);
         }
-        CronResult {
+        // A cron message is the process' own: its owner pays for it.
+        let charge = at.ctx.charge(&cost, &self.owner, false);
+        let result = CronResult {
             cron: message.cron.clone(),
             timestamp: message.timestamp,
             block_height: message.block_height,
             result: answer(&evaluation),
-        }
+        };
+        (result, charge)
     }
 
     /// A cron message as the Node CU hands it to the process: the owner as `Owner` and

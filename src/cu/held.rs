@@ -15,7 +15,7 @@ use super::cron::{Crons, Span, SpanAt};
 use super::message::{process_env, process_message};
 use super::output::{answer, result_json};
 use super::{CuError, Outbox};
-use crate::store::{ProcessRecord, ScheduledMessage, Store, StoredResult};
+use crate::store::{Charge, ProcessRecord, ScheduledMessage, Store, StoredResult};
 use crate::wasm::{Limits, MessageInput, ModuleCache, NodeLimits, Process, Snapshot};
 
 /// How many scheduled messages are read from the store at a time.
@@ -62,6 +62,15 @@ pub struct Context {
     pub publisher: Option<Arc<super::publish::Publisher>>,
     /// Where block-based crons read the blocks (`None`: no gateway, such crons yield nothing).
     pub blocks: Option<Arc<super::blocks::GatewayBlocks>>,
+    /// The price schedule every evaluation is charged by, in the store's ledger.
+    pub price: crate::hw::profile::Price,
+}
+
+impl Context {
+    /// The charge of an evaluation metered as `cost`, to `owner`.
+    pub fn charge(&self, cost: &Cost, owner: &str, dry_run: bool) -> Charge {
+        crate::price::charge(&self.price, cost, owner, dry_run)
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -253,19 +262,23 @@ impl Held {
                     let right = scheduled.assignment.timestamp as i64;
                     self.run_crons(ctx, process_id, right, executor, &mut outboxes)?;
                 }
-                let stored = if is_skipped(scheduled) {
-                    self.skip(scheduled)
+                let (stored, charge) = if is_skipped(scheduled) {
+                    (self.skip(scheduled), None)
                 } else {
                     let (stored, record) = self.evaluate(process_id, scheduled, executor);
                     if let Some(meter) = &ctx.meter {
                         meter(&record);
                     }
-                    stored
+                    let owner = scheduled.message.get("Owner").and_then(Value::as_str);
+                    (
+                        stored,
+                        Some(ctx.charge(&record, owner.unwrap_or(""), false)),
+                    )
                 };
                 if let Some(crons) = &mut self.crons {
                     crons.slot_done();
                 }
-                batch.push((scheduled.assignment.slot, stored));
+                batch.push((scheduled.assignment.slot, stored, charge));
                 // Results go to the store before any checkpoint that covers them.
                 if self.checkpoint_due(ctx) {
                     self.flush(ctx, process_id, &mut batch, &mut outboxes)?;
@@ -382,14 +395,14 @@ impl Held {
         &self,
         ctx: &Context,
         process_id: &str,
-        batch: &mut Vec<(u64, StoredResult)>,
+        batch: &mut Vec<(u64, StoredResult, Option<Charge>)>,
         outboxes: &mut Vec<Outbox>,
     ) -> Result<(), CuError> {
         if batch.is_empty() {
             return Ok(());
         }
         let fresh = ctx.store.put_results(process_id, batch)?;
-        for ((slot, stored), fresh) in batch.drain(..).zip(fresh) {
+        for ((slot, stored, _), fresh) in batch.drain(..).zip(fresh) {
             if fresh {
                 outboxes.push(Outbox {
                     process: process_id.to_string(),
@@ -465,11 +478,15 @@ impl Held {
     }
 
     /// Evaluate a dry-run message on the current state and put the state back as it was.
+    /// Evaluate a dry-run and charge it (its result is not kept); returns the result and the
+    /// charge.
     pub fn dry_run(
         &mut self,
+        ctx: &Context,
         process_id: &str,
         body: Map<String, Value>,
-    ) -> Result<Value, CuError> {
+        (executor, cpu): (usize, Option<usize>),
+    ) -> Result<(Value, Charge), CuError> {
         let message = dry_run_fields(
             process_id,
             body,
@@ -479,7 +496,11 @@ impl Held {
         let evaluation = self
             .process
             .evaluate_discarded(MessageInput::new(&message, &self.env));
-        Ok(answer(&evaluation))
+        let cost = Cost::of_evaluation(process_id, "dry-run", &evaluation, executor, cpu);
+        let owner = message.get("Owner").and_then(Value::as_str).unwrap_or("");
+        let charge = ctx.charge(&cost, owner, true);
+        ctx.store.charge_dry_run(process_id, &charge)?;
+        Ok((answer(&evaluation), charge))
     }
 
     /// The process memory now, and the slot it is at (`None` before the first message).

@@ -354,9 +354,14 @@ impl ComputeUnit {
         Ok(super::cron_page::page(&self.ctx.store, process_id, query)?)
     }
 
-    /// `POST /dry-run?process-id=`: evaluate `body` on the latest state; nothing persists and
-    /// the state stays as if it never happened.
-    pub async fn dry_run(&self, process: &Id, body: Map<String, Value>) -> Result<Value, CuError> {
+    /// `POST /dry-run?process-id=`: evaluate `body` on the latest state; nothing persists but
+    /// its charge in the ledger, and the state stays as if it never happened. Returns the
+    /// result and what it was charged.
+    pub async fn dry_run(
+        &self,
+        process: &Id,
+        body: Map<String, Value>,
+    ) -> Result<(Value, crate::store::Charge), CuError> {
         let process_id = &process.to_string();
         self.admit(process_id)?;
         let to = self.latest_slot(process_id).await?;
@@ -365,7 +370,7 @@ impl ComputeUnit {
         let (result, outboxes) = self
             .on_held(process_id, Lane::Urgent, move |ctx, pid, held, executor| {
                 let outboxes = held.advance(ctx, pid, to, executor)?;
-                let result = held.dry_run(pid, body)?;
+                let result = held.dry_run(ctx, pid, body, executor)?;
                 Ok((result, outboxes))
             })
             .await?;

@@ -177,12 +177,29 @@ pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpRe
     }
     let body = super::read_body(req, state.max_body_bytes).await?;
     let message = query::dry_run_message(&body).map_err(invalid)?;
-    let result = cu(state)?
+    let (result, charge) = cu(state)?
         .dry_run(&process, message)
         .await
         .map_err(api_error)?;
-    Ok(response::json(&result))
+    let mut response = response::json(&result);
+    // What it cost, beside the result (whose shape is AO's): the amount, in the currency of
+    // the node's price schedule.
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (CHARGE_HEADER, charge.amount.to_string()),
+        (CHARGE_CURRENCY_HEADER, state.price.currency.clone()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    Ok(response)
 }
+
+/// The header of a dry-run answer that says what it was charged.
+pub const CHARGE_HEADER: &str = "aocu-charge";
+/// The header that names the currency of [`CHARGE_HEADER`].
+pub const CHARGE_CURRENCY_HEADER: &str = "aocu-charge-currency";
 
 /// `GET /state/{process}`: the process memory, with the position of its last evaluated
 /// message in `Last-Timestamp`, `Last-Ordinate` (its slot) and `Last-Block-Height`.

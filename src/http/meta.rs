@@ -7,7 +7,9 @@
 use serde_json::{Value, json};
 
 use super::NodeState;
+use super::query::query_pairs;
 use super::response::{ApiError, HttpResponse, json as json_response};
+use crate::store::AccountOf;
 
 /// Devices this node offers, in AO-Core's `name@version` form.
 pub const DEVICES: &[&str] = &["meta@1.0"];
@@ -25,7 +27,8 @@ pub fn node_message(state: &NodeState) -> Value {
             "reasons": m.reasons,
             "capacity": m.profile.capacity,
         })),
-        "price": profile.map(|m| &m.profile.price),
+        "price": state.price,
+        "ledger": state.store.account(AccountOf::Node).ok(),
         "metering": metering(state),
         "executors": state.executors.as_ref().map(crate::exec::PoolMonitor::to_json),
         "devices": DEVICES,
@@ -68,9 +71,14 @@ fn metering(state: &NodeState) -> Value {
     metering
 }
 
-/// Handle `GET /~meta@1.0/<rest>` where `rest` is the path after the device name.
-pub fn get(state: &NodeState, rest: &[&str]) -> Result<HttpResponse, ApiError> {
+/// Handle `GET /~meta@1.0/<rest>?<query>` where `rest` is the path after the device name.
+pub fn get(
+    state: &NodeState,
+    rest: &[&str],
+    query: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
     match rest {
+        ["metering"] => Ok(json_response(&ledger_account(state, query)?)),
         ["info"] => Ok(json_response(&node_message(state))),
         ["info", keys @ ..] => {
             let message = node_message(state);
@@ -85,6 +93,54 @@ pub fn get(state: &NodeState, rest: &[&str]) -> Result<HttpResponse, ApiError> {
             rest.join("/")
         ))),
     }
+}
+
+/// `GET /~meta@1.0/metering?process=ID` or `?owner=ADDRESS`: what the ledger charged to one
+/// process or one owner (the whole node with neither), in the schedule's currency.
+fn ledger_account(state: &NodeState, query: Option<&str>) -> Result<Value, ApiError> {
+    let pairs = query_pairs(query)?;
+    let process = pairs.iter().find(|(k, _)| k == "process").map(|(_, v)| v);
+    let owner = pairs.iter().find(|(k, _)| k == "owner").map(|(_, v)| v);
+    let (of, mut out) = match (process, owner) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give `process` or `owner`, not both".to_string(),
+            ));
+        }
+        (Some(id), None) => {
+            id.parse::<crate::ao::Id>().map_err(|_| {
+                ApiError::bad_request(format!("`process` must be a 43-character ID, got `{id}`"))
+            })?;
+            (AccountOf::Process(id), json!({"process": id}))
+        }
+        (None, Some(address)) => {
+            if !is_address(address) {
+                return Err(ApiError::bad_request(format!(
+                    "`owner` must be an address (43-character Arweave or 0x Ethereum), got `{address}`"
+                )));
+            }
+            (AccountOf::Owner(address), json!({"owner": address}))
+        }
+        (None, None) => (
+            AccountOf::Node,
+            json!({"node": state.identity.section().name}),
+        ),
+    };
+    let account = state
+        .store
+        .account(of)
+        .map_err(|e| ApiError::internal(format!("reading the ledger: {e}")))?;
+    out["currency"] = json!(state.price.currency);
+    out["ledger"] = json!(account);
+    Ok(out)
+}
+
+/// Whether `text` can be an owner address: base64url or `0x` hex, of a sane length.
+fn is_address(text: &str) -> bool {
+    (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Follow `keys` into a JSON value: object keys by name, array elements by index.

@@ -48,6 +48,8 @@ pub struct NodeState {
     pub hardware: Hardware,
     /// The hardware profile that matched, if any.
     pub profile: Option<Match>,
+    /// The price schedule in force (the profile's, with the config's `[price]`).
+    pub price: crate::hw::profile::Price,
     /// Durable state (one open database per process: share this one).
     pub store: Arc<crate::store::Store>,
     /// The embedded scheduler; its wallet loads (or is generated) in the background at start.
@@ -184,7 +186,7 @@ pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResp
     match (segments.as_slice(), leading_id) {
         (["~meta@1.0", rest @ ..], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
-            meta::get(state, rest)
+            meta::get(state, rest, req.uri().query())
         }
         (["graphql"], _) => gateway::graphql(state, req).await,
         (["raw", id], _) => {

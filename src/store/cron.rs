@@ -6,7 +6,7 @@
 use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, decode, encode};
+use super::{Charge, Store, StoreError, decode, encode};
 
 /// (process id, slot the cron follows, position after it) → cron result (JSON).
 pub const CRON_RESULTS: TableDefinition<(&str, u64, u64), &[u8]> =
@@ -26,24 +26,27 @@ pub struct CronResult {
 }
 
 impl Store {
-    /// Store cron results that follow `slot`, at their positions, in one transaction.
-    /// Returns, for each, whether it was not stored before (an evaluation repeated after a
-    /// restart finds its results there and pushes nothing twice).
+    /// Store cron results that follow `slot`, at their positions, in one transaction, each
+    /// new one's charge entered in the ledger. Returns, for each, whether it was not stored
+    /// before (an evaluation repeated after a restart finds its results there and pushes, and
+    /// charges, nothing twice).
     pub fn put_cron_results(
         &self,
         process_id: &str,
         slot: u64,
-        results: &[(u64, CronResult)],
+        results: &[(u64, CronResult, Charge)],
     ) -> Result<Vec<bool>, StoreError> {
         let txn = self.db.begin_write()?;
         let mut fresh = Vec::with_capacity(results.len());
         {
             let mut table = txn.open_table(CRON_RESULTS)?;
-            for (position, result) in results {
+            for (position, result, _) in results {
                 let key = (process_id, slot, *position);
                 fresh.push(table.insert(key, encode(result).as_slice())?.is_none());
             }
         }
+        let charges = results.iter().zip(&fresh).filter(|(_, f)| **f);
+        super::ledger::charge_in(&txn, process_id, charges.map(|(r, _)| &r.2))?;
         txn.commit()?;
         Ok(fresh)
     }

@@ -7,6 +7,7 @@
 //! module bytes, raw data items and checkpoints are stored as they are.
 
 mod cron;
+mod ledger;
 mod lookup;
 mod records;
 
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 pub use cron::{CRON_RESULTS, CronResult};
+pub use ledger::{Account, AccountOf, Charge};
 pub use records::{
     Assignment, ItemSigner, ModuleRecord, ProcessRecord, ScheduledMessage, StoredResult,
 };
@@ -131,6 +133,7 @@ impl Store {
         txn.open_table(METERING)?;
         txn.open_table(NODE)?;
         txn.open_table(CRON_RESULTS)?;
+        txn.open_table(ledger::LEDGER)?;
         txn.commit()?;
         Ok(())
     }
@@ -366,22 +369,25 @@ impl Store {
         Ok(())
     }
 
-    /// Store the results of several slots of a process in one transaction. Returns, for each,
-    /// whether the slot had no result before.
+    /// Store the results of several slots of a process in one transaction, with the charge
+    /// of each (`None`: nothing ran, nothing is charged) entered in the ledger when the slot
+    /// had no result before. Returns, for each, whether it had none.
     pub fn put_results(
         &self,
         process_id: &str,
-        results: &[(u64, StoredResult)],
+        results: &[(u64, StoredResult, Option<Charge>)],
     ) -> Result<Vec<bool>, StoreError> {
         let txn = self.db.begin_write()?;
         let mut fresh = Vec::with_capacity(results.len());
         {
             let mut table = txn.open_table(RESULTS)?;
-            for (slot, result) in results {
+            for (slot, result, _) in results {
                 let old = table.insert((process_id, *slot), encode(result).as_slice())?;
                 fresh.push(old.is_none());
             }
         }
+        let charges = results.iter().zip(&fresh).filter(|(_, f)| **f);
+        ledger::charge_in(&txn, process_id, charges.filter_map(|(r, _)| r.2.as_ref()))?;
         txn.commit()?;
         Ok(fresh)
     }

@@ -101,16 +101,11 @@ fn results_checkpoints_and_modules() {
     assert_eq!(store.result(&pid, 1).unwrap().unwrap().message_id, "msg-1");
     assert_eq!(store.results(&pid, 1, 9, 9).unwrap().len(), 2);
     assert_eq!(store.result(&pid, 9).unwrap(), None);
-    let batch: Vec<(u64, StoredResult)> = (2..5)
+    let batch: Vec<(u64, StoredResult, Option<Charge>)> = (2..5)
         .map(|slot| {
             let result = serde_json::json!({ "Output": slot * 10 });
-            (
-                slot,
-                StoredResult {
-                    message_id: format!("msg-{slot}"),
-                    result,
-                },
-            )
+            let message_id = format!("msg-{slot}");
+            (slot, StoredResult { message_id, result }, None)
         })
         .collect();
     assert_eq!(
@@ -151,4 +146,63 @@ fn a_second_open_of_the_same_database_fails_clearly() {
     let (dir, _store) = store();
     let err = Store::open(dir.path()).unwrap_err().to_string();
     assert!(err.contains("aocu.redb"), "{err}");
+}
+
+fn charge(owner: &str, amount: u128, dry_run: bool) -> Charge {
+    Charge {
+        owner: owner.into(),
+        dry_run,
+        fuel: 10,
+        memory_byte_ns: 3,
+        amount,
+    }
+}
+
+#[test]
+fn charges_enter_the_ledger_once_with_their_new_results() {
+    let (_dir, store) = store();
+    let (p, q) = ("P".repeat(43), "Q".repeat(43));
+    let stored = |slot: u64| StoredResult {
+        message_id: format!("m{slot}"),
+        result: serde_json::json!({}),
+    };
+    let batch = vec![
+        (0, stored(0), Some(charge("alice", 5, false))),
+        (1, stored(1), None),
+        (2, stored(2), Some(charge("bob", 7, false))),
+    ];
+    assert_eq!(store.put_results(&p, &batch).unwrap(), vec![true; 3]);
+    // The same slots again (evaluated again after a restart): stored, not charged.
+    assert_eq!(store.put_results(&p, &batch).unwrap(), vec![false; 3]);
+    store
+        .put_results(&q, &[(0, stored(0), Some(charge("alice", 11, false)))])
+        .unwrap();
+    store.charge_dry_run(&q, &charge("bob", 2, true)).unwrap();
+
+    let alice = store.account(AccountOf::Owner("alice")).unwrap();
+    assert_eq!((alice.messages, alice.dry_runs, alice.charged), (2, 0, 16));
+    assert_eq!((alice.fuel, alice.memory_byte_ns), (20, 6));
+    let bob = store.account(AccountOf::Owner("bob")).unwrap();
+    assert_eq!((bob.messages, bob.dry_runs, bob.charged), (1, 1, 9));
+    assert_eq!(bob.charged_dry_runs, 2);
+    let node = store.account(AccountOf::Node).unwrap();
+    assert_eq!(node.charged, alice.charged + bob.charged);
+    assert_eq!(node.messages, 3);
+    let (by_p, by_q) = (
+        store.account(AccountOf::Process(&p)).unwrap(),
+        store.account(AccountOf::Process(&q)).unwrap(),
+    );
+    assert_eq!((by_p.charged, by_q.charged), (12, 13));
+    assert_eq!(
+        store.account(AccountOf::Owner("carol")).unwrap(),
+        Account::default()
+    );
+    // Amounts past 2^53 are kept whole (decimal strings in JSON).
+    store
+        .charge_dry_run(&q, &charge("carol", u128::from(u64::MAX) * 3, true))
+        .unwrap();
+    let carol = store.account(AccountOf::Owner("carol")).unwrap();
+    assert_eq!(carol.charged, u128::from(u64::MAX) * 3);
+    let json = serde_json::to_value(&carol).unwrap();
+    assert_eq!(json["charged"], (u128::from(u64::MAX) * 3).to_string());
 }

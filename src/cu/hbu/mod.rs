@@ -231,7 +231,7 @@ impl HyperBeam {
                 .map_err(|e| CuError::Internal(e.to_string()))?,
         )
         .map_err(CuError::Invalid)?;
-        let result = self.cu.dry_run(process, message).await?;
+        let (result, _) = self.cu.dry_run(process, message).await?;
         Ok(answer::hbu_result(&result))
     }
 
