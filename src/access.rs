@@ -12,6 +12,7 @@
 //! store or evaluate, so a refused request costs nothing.
 
 use std::collections::HashSet;
+use std::sync::{RwLock, RwLockReadGuard};
 
 use crate::ao::Id;
 
@@ -62,9 +63,15 @@ pub struct BadEntry {
     pub message: &'static str,
 }
 
-/// The node's access lists.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The node's access lists, shared by every caller and replaced whole on a reload
+/// ([`Access::replace`]): a check sees the old lists or the new ones, never a mix.
+#[derive(Debug, Default)]
 pub struct Access {
+    lists: RwLock<Lists>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Lists {
     allow_processes: HashSet<Id>,
     deny_processes: HashSet<Id>,
     /// Owner addresses: 43-character Arweave-style addresses as written, Ethereum `0x`
@@ -106,31 +113,50 @@ impl Access {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Access {
+        let lists = Lists {
             allow_processes: ids("allow-processes", allow_processes)?,
             deny_processes: ids("deny-processes", deny_processes)?,
             allow_owners,
+        };
+        Ok(Access {
+            lists: RwLock::new(lists),
         })
+    }
+
+    fn lists(&self) -> RwLockReadGuard<'_, Lists> {
+        // Plain sets, replaced whole: a panic elsewhere cannot leave them half-written.
+        self.lists.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Put the lists of `with` in force; returns whether they differ from the old ones.
+    pub fn replace(&self, with: Access) -> bool {
+        let new = with.lists.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut lists = self.lists.write().unwrap_or_else(|p| p.into_inner());
+        let changed = *lists != new;
+        *lists = new;
+        changed
     }
 
     /// Whether every process is allowed (all lists empty): nothing needs checking.
     pub fn is_open(&self) -> bool {
-        self.allow_processes.is_empty()
-            && self.deny_processes.is_empty()
-            && self.allow_owners.is_empty()
+        let lists = self.lists();
+        lists.allow_processes.is_empty()
+            && lists.deny_processes.is_empty()
+            && lists.allow_owners.is_empty()
     }
 
     /// Whether an owner list is set (a process' owner must then be looked up).
     pub fn checks_owners(&self) -> bool {
-        !self.allow_owners.is_empty()
+        !self.lists().allow_owners.is_empty()
     }
 
     /// May `process` be used? The ID lists only: deny wins, an empty allow-list allows all.
     pub fn process(&self, process: &Id) -> Result<(), Refused> {
-        if self.deny_processes.contains(process) {
+        let lists = self.lists();
+        if lists.deny_processes.contains(process) {
             return Err(Refused::Denied(*process));
         }
-        if !self.allow_processes.is_empty() && !self.allow_processes.contains(process) {
+        if !lists.allow_processes.is_empty() && !lists.allow_processes.contains(process) {
             return Err(Refused::NotAllowed(*process));
         }
         Ok(())
@@ -138,11 +164,12 @@ impl Access {
 
     /// May a process owned by `owner` (its address) be used? An empty list allows all.
     pub fn owner(&self, process: &str, owner: &str) -> Result<(), Refused> {
-        if self.allow_owners.is_empty() {
+        let lists = self.lists();
+        if lists.allow_owners.is_empty() {
             return Ok(());
         }
         match owner_key(owner) {
-            Some(key) if self.allow_owners.contains(&key) => Ok(()),
+            Some(key) if lists.allow_owners.contains(&key) => Ok(()),
             _ => Err(Refused::Owner {
                 process: process.to_string(),
                 owner: owner.to_string(),
@@ -220,6 +247,22 @@ mod tests {
         assert!(err.to_string().contains(&id('X')), "{err}");
         assert!(access.owner(&id('P'), "").is_err());
         assert!(access.record(&id('P'), &id('X')).is_err());
+    }
+
+    #[test]
+    fn replaced_lists_take_effect_at_once() {
+        let (a, b) = (id('A'), id('B'));
+        let access = Access::new(&[], std::slice::from_ref(&a), &[]).unwrap();
+        let a_id: Id = a.parse().unwrap();
+        assert!(access.process(&a_id).is_err());
+        let denies_b = || Access::new(&[], std::slice::from_ref(&b), &[]).unwrap();
+        assert!(access.replace(denies_b()), "a change");
+        assert_eq!(access.process(&a_id), Ok(()));
+        assert!(access.process(&b.parse().unwrap()).is_err());
+        assert!(
+            !access.replace(denies_b()),
+            "the same lists again: no change"
+        );
     }
 
     #[test]

@@ -14,9 +14,50 @@
 //! The hashing and GPU prices are part of the schedule (shown in `~meta@1.0`) but charge
 //! nothing yet: batch hashing and verification are the node's own work, not a process'.
 
+use std::sync::{RwLock, RwLockReadGuard};
+
 use crate::hw::profile::Price;
 use crate::meter::MessageRecord;
 use crate::store::Charge;
+
+/// The schedule in force, shared by the evaluators and `~meta@1.0` and replaced on a reload:
+/// a message is charged by the schedule it was evaluated under.
+#[derive(Debug)]
+pub struct Schedule {
+    price: RwLock<Price>,
+}
+
+impl Schedule {
+    /// A schedule of `price`.
+    pub fn new(price: Price) -> Schedule {
+        Schedule {
+            price: RwLock::new(price),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Price> {
+        // Plain numbers, replaced whole: a panic elsewhere cannot leave them half-written.
+        self.price.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The prices now.
+    pub fn get(&self) -> Price {
+        self.read().clone()
+    }
+
+    /// Put `price` in force; returns whether it differs from the old one.
+    pub fn set(&self, price: Price) -> bool {
+        let mut now = self.price.write().unwrap_or_else(|p| p.into_inner());
+        let changed = *now != price;
+        *now = price;
+        changed
+    }
+
+    /// The charge of one evaluation, metered as `record`, to `owner`, at the prices now.
+    pub fn charge(&self, record: &MessageRecord, owner: &str, dry_run: bool) -> Charge {
+        charge(&self.read(), record, owner, dry_run)
+    }
+}
 
 /// Bytes in a GiB.
 const GIB: u128 = 1 << 30;

@@ -137,7 +137,7 @@ fn context(store: Arc<Store>, every: u64) -> Context {
         imports: None,
         publisher: None,
         blocks: None,
-        price: aocu::price::free(),
+        price: Arc::new(aocu::price::Schedule::new(aocu::price::free())),
     }
 }
 
@@ -241,7 +241,10 @@ fn dry_runs_leave_no_trace_and_costs_are_metered() {
     ctx.meter = Some(Arc::new(move |c: &Cost| {
         sink.lock().unwrap().push(c.clone())
     }));
-    ctx.price.per_message = 3;
+    ctx.price.set(aocu::hw::profile::Price {
+        per_message: 3,
+        ..aocu::price::free()
+    });
     let mut held = run(&ctx, u64::MAX);
     assert_eq!(costs.lock().unwrap().len(), 6, "the spawn and 5 messages");
     assert!(costs.lock().unwrap().iter().all(|c| c.fuel > 0 && !c.error));

@@ -184,7 +184,7 @@ fn wait_past(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> (String
 
 #[cfg(unix)]
 #[test]
-fn sighup_reloads_the_log_filter_and_names_what_waits_for_a_restart() {
+fn sighup_reloads_the_log_filter_prices_and_access_lists() {
     use std::io::{BufRead as _, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("aocu.toml");
@@ -210,7 +210,7 @@ fn sighup_reloads_the_log_filter_and_names_what_waits_for_a_restart() {
         .strip_prefix("aocu listening on http://")
         .unwrap()
         .to_string();
-    let get = |path: &str| {
+    let get_body = |path: &str| {
         use std::io::{Read as _, Write as _};
         let mut stream = std::net::TcpStream::connect(&addr).unwrap();
         write!(
@@ -220,8 +220,9 @@ fn sighup_reloads_the_log_filter_and_names_what_waits_for_a_restart() {
         .unwrap();
         let mut out = String::new();
         stream.read_to_string(&mut out).unwrap();
-        common::parse_response(&out).0
+        common::parse_response(&out)
     };
+    let get = |path: &str| get_body(path).0;
     wait_for(&lines, "node started");
     let pid = child.id() as i32;
 
@@ -244,6 +245,32 @@ fn sighup_reloads_the_log_filter_and_names_what_waits_for_a_restart() {
     // The new filter is in force: request lines are logged at debug now.
     assert_eq!(get("/healthcheck"), 200);
     wait_for(&lines, "/healthcheck");
+
+    // Prices and access lists apply at once: `info` shows the new schedule, and a process
+    // put on the deny-list is refused at the next request.
+    let denied = aocu::ao::b64url(&[7u8; 32]);
+    let result_of_denied = format!("/result/{denied}?process-id={denied}");
+    assert_eq!(get(&result_of_denied), 404, "not denied yet: unknown");
+    std::fs::write(
+        &config,
+        format!(
+            "log = \"info,aocu=debug\"\nnode-name = \"rack-7\"\ndeny-processes = [\"{denied}\"]\n\
+             [price]\nper-message = 11\n"
+        ),
+    )
+    .unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let reloaded = wait_for(&lines, "SIGHUP: configuration reloaded");
+    assert!(
+        reloaded.contains("price") && reloaded.contains("deny-processes"),
+        "{reloaded}"
+    );
+    assert_eq!(
+        get_body("/~meta@1.0/info/price/per-message"),
+        (200, "11".into())
+    );
+    assert_eq!(get(&result_of_denied), 403);
 
     // A bad file changes nothing, and says so; the node goes on serving.
     std::fs::write(&config, "log = [\n").unwrap();

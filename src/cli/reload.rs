@@ -2,11 +2,13 @@
 //! can change while the node runs, without dropping a connection; say in the log what changed,
 //! and which changed keys wait for a restart.
 //!
-//! Applied live: `log` (the filter, unless `RUST_LOG` set it). Every other key is read and
+//! Applied live: `log` (the filter, unless `RUST_LOG` set it), `price` (the next evaluation is
+//! charged by the new schedule) and the access lists `allow-processes`, `deny-processes`,
+//! `allow-owners` (the next request is checked against them). Every other key is read and
 //! validated (a bad file changes nothing and says why) and, when it differs from the running
 //! value, logged as needing a restart.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tracing_subscriber::{EnvFilter, Registry};
@@ -56,11 +58,23 @@ pub struct Changes {
     pub on_restart: Vec<String>,
 }
 
+/// What a running node shares that a reload replaces: its price schedule (with the matched
+/// profile's prices, which `price` overrides) and its access lists.
+pub struct Live {
+    /// The schedule the evaluators charge by.
+    pub price: Arc<crate::price::Schedule>,
+    /// The matched profile's prices (free without a profile).
+    pub profile_price: crate::hw::profile::Price,
+    /// The access lists every request is checked against.
+    pub access: Arc<crate::access::Access>,
+}
+
 /// The node's configuration as it runs, and what may change in it.
 pub struct Reloader {
     loader: Loader,
     running: Mutex<Config>,
     log: Option<LogFilter>,
+    live: Option<Live>,
 }
 
 impl Reloader {
@@ -70,7 +84,33 @@ impl Reloader {
             loader,
             running: Mutex::new(running),
             log,
+            live: None,
         }
+    }
+
+    /// Also apply `price` and the access lists to `live`.
+    pub fn with_live(mut self, live: Live) -> Reloader {
+        self.live = Some(live);
+        self
+    }
+
+    /// Apply a changed `key` to what runs; `false` when it waits for a restart.
+    fn apply_live(&self, key: &str, new: &Config) -> anyhow::Result<bool> {
+        let Some(live) = &self.live else {
+            return Ok(false);
+        };
+        match key {
+            "price" => {
+                let price = crate::price::with_overrides(&live.profile_price, &new.price)
+                    .map_err(|e| anyhow::anyhow!("key `price`: {e}"))?;
+                live.price.set(price);
+            }
+            "allow-processes" | "deny-processes" | "allow-owners" => {
+                live.access.replace(new.access()?);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// Read the configuration again and apply it; an invalid one changes nothing.
@@ -91,8 +131,18 @@ impl Reloader {
                         .on_restart
                         .push(format!("{key} (RUST_LOG sets the filter)")),
                 },
+                _ if self.apply_live(&key, &loaded.config)? => {
+                    changes.applied.push(format!("{key}: {old} -> {new}"));
+                }
                 _ => changes.on_restart.push(key),
             }
+        }
+        if self.live.is_some() {
+            // What was applied is what runs now: the next reload compares with it.
+            running.price = loaded.config.price.clone();
+            running.allow_processes = loaded.config.allow_processes.clone();
+            running.deny_processes = loaded.config.deny_processes.clone();
+            running.allow_owners = loaded.config.allow_owners.clone();
         }
         Ok(changes)
     }
@@ -184,5 +234,43 @@ mod tests {
             None,
         );
         assert!(failing.reload().is_err());
+    }
+
+    #[test]
+    fn prices_and_access_lists_apply_live() {
+        let denied = crate::ao::b64url(&[9u8; 32]);
+        let mut changed = Config {
+            deny_processes: vec![denied.clone()],
+            ..Config::default()
+        };
+        changed
+            .price
+            .insert("per-message".into(), toml::Value::Integer(9));
+        let live = Live {
+            price: Arc::new(crate::price::Schedule::new(crate::price::free())),
+            profile_price: crate::price::free(),
+            access: Arc::new(crate::access::Access::default()),
+        };
+        let (price, access) = (live.price.clone(), live.access.clone());
+        let reloader = Reloader::new(
+            Box::new(move || {
+                Ok(Loaded {
+                    config: changed.clone(),
+                    file: None,
+                    overrides: Vec::new(),
+                    unused: Vec::new(),
+                })
+            }),
+            Config::default(),
+            None,
+        )
+        .with_live(live);
+        let changes = reloader.reload().unwrap();
+        assert_eq!(changes.applied.len(), 2, "{changes:?}");
+        assert!(changes.on_restart.is_empty(), "{changes:?}");
+        assert_eq!(price.get().per_message, 9);
+        assert!(access.process(&denied.parse().unwrap()).is_err());
+        // The same file again: nothing changed.
+        assert_eq!(reloader.reload().unwrap(), Changes::default());
     }
 }

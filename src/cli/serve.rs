@@ -56,7 +56,9 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
     let profiles =
         ProfileSet::load(Some(&config.profiles_dir)).context("loading hardware profiles")?;
     let profile = profiles.best_match(&hardware);
-    let price = config.price_schedule(profile.as_ref())?;
+    let price = Arc::new(crate::price::Schedule::new(
+        config.price_schedule(profile.as_ref())?,
+    ));
     let budget = config.process_memory_budget(&hardware.memory);
     tracing::info!(
         bytes = budget,
@@ -223,7 +225,16 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
         }
         let shutdown = shutdown_signal()?;
         #[cfg(unix)]
-        super::reload::Reloader::new(reload, config.clone(), log).on_sighup()?;
+        super::reload::Reloader::new(reload, config.clone(), log)
+            .with_live(super::reload::Live {
+                price: state.price.clone(),
+                profile_price: state
+                    .profile
+                    .as_ref()
+                    .map_or_else(crate::price::free, |m| m.profile.price.clone()),
+                access: state.access.clone(),
+            })
+            .on_sighup()?;
         // The first line on stdout is the address: scripts and tests read it (port 0).
         println!("aocu listening on http://{addr}");
         tracing::info!(%addr, profile = state.profile.as_ref().map(|m| m.profile.name.as_str()), "node started");

@@ -63,13 +63,13 @@ pub struct Context {
     /// Where block-based crons read the blocks (`None`: no gateway, such crons yield nothing).
     pub blocks: Option<Arc<super::blocks::GatewayBlocks>>,
     /// The price schedule every evaluation is charged by, in the store's ledger.
-    pub price: crate::hw::profile::Price,
+    pub price: Arc<crate::price::Schedule>,
 }
 
 impl Context {
     /// The charge of an evaluation metered as `cost`, to `owner`.
     pub fn charge(&self, cost: &Cost, owner: &str, dry_run: bool) -> Charge {
-        crate::price::charge(&self.price, cost, owner, dry_run)
+        self.price.charge(cost, owner, dry_run)
     }
 }
 

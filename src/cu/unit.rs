@@ -25,7 +25,7 @@ use crate::store::{ProcessRecord, Store};
 /// Options of a Compute Unit (config keys `eager-evaluation`, `allow-processes`,
 /// `deny-processes`, `allow-owners`; the checkpoint cadence, `checkpoint-every-*`, is in
 /// [`Context::checkpoints`](super::Context)).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// Evaluate newly scheduled messages in the background instead of waiting for a read.
     pub eager: bool,

@@ -187,7 +187,7 @@ pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpRe
     let headers = response.headers_mut();
     for (name, value) in [
         (CHARGE_HEADER, charge.amount.to_string()),
-        (CHARGE_CURRENCY_HEADER, state.price.currency.clone()),
+        (CHARGE_CURRENCY_HEADER, state.price.get().currency),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);

@@ -27,7 +27,7 @@ pub fn node_message(state: &NodeState) -> Value {
             "reasons": m.reasons,
             "capacity": m.profile.capacity,
         })),
-        "price": state.price,
+        "price": state.price.get(),
         "ledger": state.store.account(AccountOf::Node).ok(),
         "metering": metering(state),
         "executors": state.executors.as_ref().map(crate::exec::PoolMonitor::to_json),
@@ -130,7 +130,7 @@ fn ledger_account(state: &NodeState, query: Option<&str>) -> Result<Value, ApiEr
         .store
         .account(of)
         .map_err(|e| ApiError::internal(format!("reading the ledger: {e}")))?;
-    out["currency"] = json!(state.price.currency);
+    out["currency"] = json!(state.price.get().currency);
     out["ledger"] = json!(account);
     Ok(out)
 }

@@ -49,7 +49,7 @@ pub struct NodeState {
     /// The hardware profile that matched, if any.
     pub profile: Option<Match>,
     /// The price schedule in force (the profile's, with the config's `[price]`).
-    pub price: crate::hw::profile::Price,
+    pub price: Arc<crate::price::Schedule>,
     /// Durable state (one open database per process: share this one).
     pub store: Arc<crate::store::Store>,
     /// The embedded scheduler; its wallet loads (or is generated) in the background at start.
