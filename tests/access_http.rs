@@ -94,6 +94,13 @@ fn metering(addr: SocketAddr) -> Value {
     json_of(&body)
 }
 
+/// The node's ledger (`~meta@1.0/metering`): what it charged.
+fn ledger(addr: SocketAddr) -> Value {
+    let (status, _, body) = call(addr, "GET", "/~meta@1.0/metering", b"");
+    assert_eq!(status, 200, "{body}");
+    json_of(&body)["ledger"].clone()
+}
+
 /// Every CU route that evaluates or reads `pid` (message `mid` is scheduled on it).
 fn cu_routes(pid: &str, mid: &str) -> Vec<(&'static str, String, Vec<u8>)> {
     let dry = serde_json::to_vec(&json!({
@@ -180,6 +187,7 @@ fn refused_processes_and_owners_get_403_and_cost_nothing() {
     );
     let before = metering(node.addr);
     assert_eq!(before["node"]["messages"], 0, "{before}");
+    let charged_before = ledger(node.addr);
     assert_refused(node.addr, &denied, &denied_msg, "process-denied", &denied);
     assert_refused(
         node.addr,
@@ -206,6 +214,11 @@ fn refused_processes_and_owners_get_403_and_cost_nothing() {
     );
     // Nothing was evaluated or metered for any of them.
     assert_eq!(metering(node.addr), before, "refusals cost nothing");
+    assert_eq!(
+        ledger(node.addr),
+        charged_before,
+        "refusals are charged nothing"
+    );
 
     // The allowed process evaluates, and only it is metered.
     let (status, _, body) = call(
@@ -219,6 +232,11 @@ fn refused_processes_and_owners_get_403_and_cost_nothing() {
     let after = metering(node.addr);
     assert_eq!(after["processes"], 1, "{after}");
     assert!(after["node"]["messages"].as_u64().unwrap() >= 2, "{after}");
+    let charged_after = ledger(node.addr);
+    assert!(
+        charged_after["messages"].as_u64().unwrap() >= 2,
+        "{charged_after}"
+    );
     // Refusals after an evaluation still cost nothing.
     assert_refused(node.addr, &denied, &denied_msg, "process-denied", &denied);
     assert_refused(
@@ -229,6 +247,7 @@ fn refused_processes_and_owners_get_403_and_cost_nothing() {
         &other_address,
     );
     assert_eq!(metering(node.addr), after);
+    assert_eq!(ledger(node.addr), charged_after);
     // Scheduling is the SU's business, not the CU's: the MU still takes messages.
     ingest(node.addr, &eval_item(&node_owner, &denied, "return 1"));
     stop(node);
