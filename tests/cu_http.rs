@@ -749,7 +749,7 @@ fn metrics_count_what_the_node_did_in_prometheus_text() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path(), &[]);
+    let node = Node::start(dir.path(), &["--set", "price={per-message=5}"]);
     let module = add_aos(&node, &aos);
     let pid = spawn(&node, &module, "metered");
     for k in 1..=3 {
@@ -759,8 +759,22 @@ fn metrics_count_what_the_node_did_in_prometheus_text() {
     assert_eq!(status, 400, "an ID that does not parse");
     let (status, meta) = node.get("/~meta@1.0/info/metering");
     assert_eq!(status, 200);
+    let (status, ledger) = node.get("/~meta@1.0/metering");
+    assert_eq!(status, 200);
     let (status, page) = node.get_raw("/metrics");
     assert_eq!(status, 200, "{page}");
+    let charged: f64 = ledger["ledger"]["charged"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        charged >= 5.0 * 4.0,
+        "a spawn and 3 messages at 5 at least: {ledger}"
+    );
+    let by_messages = r#"aocu_charged_total{kind="message",currency="winston"}"#;
+    assert_eq!(series(&page, by_messages), Some(charged), "{page}");
+    assert_eq!(series(&page, "aocu_dry_runs_total"), Some(0.0), "{page}");
 
     let evaluated = meta["node"]["messages"].as_u64().unwrap();
     assert!(evaluated >= 3, "{meta}");

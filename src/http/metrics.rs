@@ -249,6 +249,9 @@ impl Snapshot {
                 Value::Counter(field("restores")),
             );
         }
+        if let Ok(ledger) = state.store.account(crate::store::AccountOf::Node) {
+            series.extend(charge_series(&ledger, &state.price.get().currency));
+        }
         let hashing = crate::hash::shared().stats();
         series.push(per_engine(
             "aocu_hashed_bytes",
@@ -292,6 +295,29 @@ impl Snapshot {
             evaluations: state.meter.durations(),
         }
     }
+}
+
+/// What the ledger charged (in the schedule's currency, by kind of evaluation) and the
+/// dry-runs it counted. Read from the store: they survive restarts, as the ledger does.
+fn charge_series(ledger: &crate::store::Account, currency: &str) -> [Series; 2] {
+    let of = |kind: &'static str| vec![("kind", kind.to_string()), ("currency", currency.into())];
+    let whole = |v: u128| Value::Counter(u64::try_from(v).unwrap_or(u64::MAX));
+    let messages = ledger.charged.saturating_sub(ledger.charged_dry_runs);
+    [
+        Series {
+            name: "aocu_charged",
+            help: "Amount the ledger charged, by kind (message, dry-run), in the schedule's currency",
+            samples: vec![
+                (of("message"), whole(messages)),
+                (of("dry-run"), whole(ledger.charged_dry_runs)),
+            ],
+        },
+        Series {
+            name: "aocu_dry_runs",
+            help: "Dry-runs evaluated and charged, kept across restarts",
+            samples: vec![(Vec::new(), Value::Counter(ledger.dry_runs))],
+        },
+    ]
 }
 
 /// Queue depth, busy ratio and jobs of each executor, labelled by index and CPU.
