@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::Outcome;
 use crate::ao::Wallet;
-use crate::ao::checkpoint_item::{self, CheckpointMeta};
+use crate::ao::checkpoint_item;
 use crate::config::Loaded;
 use crate::store::Store;
 
@@ -76,17 +76,7 @@ fn export(loaded: &Loaded, args: &ExportArgs) -> anyhow::Result<Outcome> {
     let memory = crate::wasm::snapshot::Snapshot::from_bytes(&snapshot)
         .with_context(|| format!("checkpoint of process {pid} at slot {slot}"))?
         .memory;
-    let at = store.messages(&pid, slot, slot, 1)?.into_iter().next();
-    let meta = CheckpointMeta {
-        process: pid.clone(),
-        module: record.module.clone(),
-        nonce: slot,
-        timestamp: at.as_ref().map_or(0, |m| m.assignment.timestamp),
-        block_height: at.as_ref().map_or(0, |m| m.assignment.block_height),
-        assignment: None,
-        hash_chain: at.as_ref().map(|m| m.assignment.hash_chain.clone()),
-        epoch: at.as_ref().map_or(0, |m| m.assignment.epoch),
-    };
+    let meta = crate::cu::checkpoint::item_meta(&store, &pid, &record.module, slot)?;
     let wallet_path = config.wallet_path();
     let wallet = Wallet::load_or_generate(&wallet_path)
         .with_context(|| format!("node wallet {}", wallet_path.display()))?;
@@ -98,13 +88,14 @@ fn export(loaded: &Loaded, args: &ExportArgs) -> anyhow::Result<Outcome> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{pid}-{slot}.checkpoint")));
     write_whole(&out, &bytes)?;
+    let bytes_len = bytes.len();
     let uploaded = match config.checkpoint_upload_url.as_str() {
         "" => None,
         url => Some(upload(config, url, bytes)?),
     };
     let line = json!({
         "id": item.id(), "process": pid, "nonce": slot, "file": out.display().to_string(),
-        "bytes": item.to_bytes().len(), "memory-bytes": memory.len(),
+        "bytes": bytes_len, "memory-bytes": memory.len(),
         "sha-256": checkpoint_item::memory_digest(&memory), "uploaded": uploaded,
     });
     println!("{line}");

@@ -9,7 +9,9 @@
 //! `AOCUCKP1` ‖ slot (u64) ‖ codec (u8: 0 none, 1 zstd) ‖ snapshot length (u64) ‖
 //! blake3(snapshot) (32 bytes) ‖ blake3(payload) (32 bytes) ‖ payload.
 
+use crate::ao::checkpoint_item::CheckpointMeta;
 use crate::hash::{Algorithm, shared};
+use crate::store::{Store, StoreError};
 
 const MAGIC: &[u8; 8] = b"AOCUCKP1";
 const HEADER: usize = 8 + 8 + 1 + 8 + 32 + 32;
@@ -21,6 +23,29 @@ const ZSTD_LEVEL: i32 = 1;
 /// Largest snapshot a frame may announce (64 GiB: above any memory limit this CU grants), so
 /// that a corrupt length cannot make the decoder allocate without bound.
 const MAX_SNAPSHOT: u64 = 64 << 30;
+
+/// What AO's Arweave checkpoint item says of `process`'s state after `slot` (of `module`): the
+/// position of the message at that slot, as the store holds it. One function for the node's
+/// publisher and `aocu checkpoint export`, so both describe a state alike.
+pub fn item_meta(
+    store: &Store,
+    process: &str,
+    module: &str,
+    slot: u64,
+) -> Result<CheckpointMeta, StoreError> {
+    let at = store.messages(process, slot, slot, 1)?.into_iter().next();
+    let assignment = at.as_ref().map(|m| &m.assignment);
+    Ok(CheckpointMeta {
+        process: process.to_string(),
+        module: module.to_string(),
+        nonce: slot,
+        timestamp: assignment.map_or(0, |a| a.timestamp),
+        block_height: assignment.map_or(0, |a| a.block_height),
+        assignment: None,
+        hash_chain: assignment.map(|a| a.hash_chain.clone()),
+        epoch: assignment.map_or(0, |a| a.epoch),
+    })
+}
 
 /// A stored checkpoint that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -416,30 +416,6 @@ impl Held {
         Ok(())
     }
 
-    /// What AO's checkpoint item says of the state after `slot`.
-    fn checkpoint_meta(
-        &self,
-        ctx: &Context,
-        process_id: &str,
-        slot: u64,
-    ) -> Result<crate::ao::checkpoint_item::CheckpointMeta, CuError> {
-        let at = ctx
-            .store
-            .messages(process_id, slot, slot, 1)?
-            .into_iter()
-            .next();
-        Ok(crate::ao::checkpoint_item::CheckpointMeta {
-            process: process_id.to_string(),
-            module: self.module_id.clone(),
-            nonce: slot,
-            timestamp: self.last_timestamp,
-            block_height: self.last_block_height,
-            assignment: None,
-            hash_chain: at.as_ref().map(|m| m.assignment.hash_chain.clone()),
-            epoch: at.as_ref().map_or(0, |m| m.assignment.epoch),
-        })
-    }
-
     /// Store a checkpoint of the current state (after slot `next - 1`).
     pub fn checkpoint(&mut self, ctx: &Context, process_id: &str) -> Result<(), CuError> {
         let Some(slot) = self.next.checked_sub(1) else {
@@ -458,7 +434,7 @@ impl Held {
         let started = Instant::now();
         let snapshot = self.process.snapshot();
         if let Some(publisher) = ctx.publisher.as_ref().filter(|p| p.take_due(process_id)) {
-            let meta = self.checkpoint_meta(ctx, process_id, slot)?;
+            let meta = checkpoint::item_meta(&ctx.store, process_id, &self.module_id, slot)?;
             publisher.publish(meta, snapshot.memory.clone());
         }
         let snapshot = snapshot.to_bytes();
@@ -477,9 +453,8 @@ impl Held {
         Ok(())
     }
 
-    /// Evaluate a dry-run message on the current state and put the state back as it was.
-    /// Evaluate a dry-run and charge it (its result is not kept); returns the result and the
-    /// charge.
+    /// Evaluate a dry-run message on the current state and put the state back as it was; it is
+    /// charged (flagged as a dry-run). Returns the result and the charge.
     pub fn dry_run(
         &mut self,
         ctx: &Context,
