@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use aocu::ao::{DataItem, Id, SignatureType, Signer, Tag};
+use aocu::ao::{DataItem, Id, SignatureType, Signer};
 use common::Server;
 use serde_json::{Value, json};
 
@@ -27,13 +27,6 @@ fn start(state_dir: &Path, extra: &[&str]) -> Server {
     let mut args = vec!["--set", "executors=2", "--set", PRICES];
     args.extend_from_slice(extra);
     Server::start_with_wallet(state_dir, &common::shared_wallet_path(), &args)
-}
-
-fn tag(name: &str, value: &str) -> Tag {
-    Tag {
-        name: name.into(),
-        value: value.into(),
-    }
 }
 
 fn post_item(addr: SocketAddr, item: &DataItem) -> Result<(), String> {
@@ -81,26 +74,18 @@ fn address(signer: &Signer) -> String {
 }
 
 fn spawn(node: &Server, signer: &Signer, module: &str, name: &str) -> String {
-    let tags = vec![
-        tag("Data-Protocol", "ao"),
-        tag("Variant", "ao.TN.1"),
-        tag("Type", "Process"),
-        tag("Module", module),
-        tag("Scheduler", common::shared_wallet().address()),
-        tag("Name", name),
-    ];
+    let scheduler = common::shared_wallet().address();
+    let tags = common::ao_tags(
+        "Process",
+        &[("Module", module), ("Scheduler", scheduler), ("Name", name)],
+    );
     let item = DataItem::signed_by(signer, None, None, tags, b"1984".to_vec()).unwrap();
     post_item(node.addr, &item).unwrap();
     item.id()
 }
 
 fn message(signer: &Signer, pid: &str, n: usize) -> DataItem {
-    let tags = vec![
-        tag("Data-Protocol", "ao"),
-        tag("Variant", "ao.TN.1"),
-        tag("Type", "Message"),
-        tag("Action", "Eval"),
-    ];
+    let tags = common::ao_tags("Message", &[("Action", "Eval")]);
     let target = pid.parse::<Id>().ok().map(Id::into_bytes);
     let code = format!("Seen = (Seen or 0) + 1\nreturn {n}");
     DataItem::signed_by(signer, target, None, tags, code.into_bytes()).unwrap()

@@ -203,6 +203,18 @@ mod tests {
         assert_eq!(keys, ["node-name", "log"], "in the order of the keys");
     }
 
+    /// A loader that reads `config` every time.
+    fn loads(config: Config) -> Loader {
+        Box::new(move || {
+            Ok(Loaded {
+                config: config.clone(),
+                file: None,
+                overrides: Vec::new(),
+                unused: Vec::new(),
+            })
+        })
+    }
+
     #[test]
     fn without_a_log_handle_everything_waits_for_a_restart() {
         let changed = Config {
@@ -210,18 +222,7 @@ mod tests {
             max_body_bytes: 1,
             ..Config::default()
         };
-        let reloader = Reloader::new(
-            Box::new(move || {
-                Ok(Loaded {
-                    config: changed.clone(),
-                    file: None,
-                    overrides: Vec::new(),
-                    unused: Vec::new(),
-                })
-            }),
-            Config::default(),
-            None,
-        );
+        let reloader = Reloader::new(loads(changed), Config::default(), None);
         let changes = reloader.reload().unwrap();
         assert!(changes.applied.is_empty());
         assert_eq!(
@@ -252,19 +253,7 @@ mod tests {
             access: Arc::new(crate::access::Access::default()),
         };
         let (price, access) = (live.price.clone(), live.access.clone());
-        let reloader = Reloader::new(
-            Box::new(move || {
-                Ok(Loaded {
-                    config: changed.clone(),
-                    file: None,
-                    overrides: Vec::new(),
-                    unused: Vec::new(),
-                })
-            }),
-            Config::default(),
-            None,
-        )
-        .with_live(live);
+        let reloader = Reloader::new(loads(changed), Config::default(), None).with_live(live);
         let changes = reloader.reload().unwrap();
         assert_eq!(changes.applied.len(), 2, "{changes:?}");
         assert!(changes.on_restart.is_empty(), "{changes:?}");
