@@ -283,3 +283,34 @@ fn sighup_reloads_the_log_filter_prices_and_access_lists() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     assert!(child.wait().unwrap().success());
 }
+
+/// `info` carries the node's address (its wallet's, as `GET /` answers it), and no `~meta`
+/// answer carries a secret part of that wallet's key.
+#[test]
+fn info_has_the_node_address_and_no_private_key() {
+    let state_dir = tempfile::tempdir().unwrap();
+    let wallet_path = common::shared_wallet_path();
+    let server = Server::start_with_wallet(state_dir.path(), &wallet_path, &[]);
+    let wallet = common::shared_wallet();
+    // `GET /` waits for the wallet; afterwards `info` reports it without waiting.
+    let (status, root) = server.get_json("/");
+    assert_eq!(status, 200, "{root}");
+    assert_eq!(root["address"], wallet.address());
+    let (status, address) = server.get_json("/~meta@1.0/info/address");
+    assert_eq!(status, 200);
+    assert_eq!(address, wallet.address());
+
+    let jwk = serde_json::to_value(wallet.jwk()).unwrap();
+    let secrets: Vec<&str> = ["d", "p", "q", "dp", "dq", "qi"]
+        .iter()
+        .map(|k| jwk[k].as_str().expect("a private JWK part"))
+        .collect();
+    for path in ["/~meta@1.0/info", "/~meta@1.0/build", "/~meta@1.0/metering"] {
+        let (status, body) = server.get_json(path);
+        assert_eq!(status, 200, "{path}: {body}");
+        let text = body.to_string();
+        for secret in &secrets {
+            assert!(!text.contains(secret), "{path} leaks a private key part");
+        }
+    }
+}

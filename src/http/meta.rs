@@ -19,6 +19,8 @@ pub fn node_message(state: &NodeState) -> Value {
     let profile = state.profile.as_ref();
     json!({
         "node": state.identity.section(),
+        // The node's wallet address (its scheduler's); `null` while a first start generates it.
+        "address": state.scheduler.ready().map(crate::sched::Scheduler::address),
         "hardware": state.hardware,
         "profile": profile.map(|m| json!({
             "name": m.profile.name,

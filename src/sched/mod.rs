@@ -387,6 +387,12 @@ impl NodeScheduler {
             .await
     }
 
+    /// The scheduler if its wallet is ready, without waiting for it: readers that must not
+    /// stall behind a first start's key generation (`~meta@1.0/info`) look here.
+    pub fn ready(&self) -> Option<&Scheduler> {
+        self.cell.get()
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
