@@ -139,6 +139,12 @@ pub struct Config {
     /// Prices that replace the matched hardware profile's (`per-message = 5`, ...; the keys
     /// of a profile's `[price]`); empty: the profile's.
     pub price: toml::Table,
+    /// The operator's Arweave JWK (mode 0600); its address may change the node message with
+    /// a signed `POST /~meta@1.0/info`. Empty: the node wallet is the operator.
+    pub operator_key: PathBuf,
+    /// `true`, or `permanent`: the node message (prices, access lists) is locked for good,
+    /// neither a signed `POST /~meta@1.0/info` nor SIGHUP changes it.
+    pub initialized: String,
 }
 
 impl Default for Config {
@@ -186,6 +192,8 @@ impl Default for Config {
             allow_owners: Vec::new(),
             rate_limit_per_minute: 0,
             price: toml::Table::new(),
+            operator_key: PathBuf::new(),
+            initialized: "true".to_string(),
         }
     }
 }
@@ -331,6 +339,38 @@ pub fn load(
     })
 }
 
+/// `running` with `changes` (`key`, value written as for `--set`) applied, validated as a
+/// loaded configuration is; `origin` says where the changes came from in errors.
+pub fn with_changes(
+    running: &Config,
+    changes: &[(String, String)],
+    origin: &str,
+) -> Result<Config, ConfigError> {
+    let mut table = to_table(running);
+    let keys = leaf_keys(&to_table(&Config::default()), "");
+    for (key, value) in changes {
+        let known = keys.contains(key) || key.strip_prefix("price.").is_some_and(|k| !k.is_empty());
+        if !known {
+            return Err(ConfigError::Override {
+                origin: origin.to_string(),
+                key: key.clone(),
+                message: "unknown key".into(),
+            });
+        }
+        set_key(&mut table, key, value, origin)?;
+        check_override(&table, key, origin)?;
+    }
+    let config = table
+        .try_into::<Config>()
+        .map_err(|e| ConfigError::Override {
+            origin: origin.to_string(),
+            key: "?".into(),
+            message: e.message().to_string(),
+        })?;
+    check_values(&config)?;
+    Ok(config)
+}
+
 /// Checks beyond the types: values that would only fail later, at first use.
 fn check_values(config: &Config) -> Result<(), ConfigError> {
     config.access()?;
@@ -378,6 +418,12 @@ fn check_values(config: &Config) -> Result<(), ConfigError> {
             key: "checkpoint-upload-url".into(),
             message: e.to_string(),
         })?;
+    }
+    if !matches!(config.initialized.as_str(), "true" | "permanent") {
+        return Err(ConfigError::Value {
+            key: "initialized".into(),
+            message: format!("`{}` is neither `true` nor `permanent`", config.initialized),
+        });
     }
     if config.gateway_timeout_ms == 0 {
         return Err(ConfigError::Value {
@@ -533,6 +579,12 @@ fn set_key(table: &mut toml::Table, key: &str, raw: &str, origin: &str) -> Resul
         };
     }
     let value = match cursor.get(last) {
+        // A price the profile sets is a count (`currency` is text).
+        None if key.starts_with("price.") && last != "currency" => raw
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| err(format!("expected an integer, got `{raw}`")))?,
         Some(toml::Value::String(_)) | None => toml::Value::String(raw.to_string()),
         Some(toml::Value::Integer(_)) => raw
             .trim()
@@ -563,128 +615,4 @@ fn set_key(table: &mut toml::Table, key: &str, raw: &str, origin: &str) -> Resul
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn write(text: &str) -> tempfile::NamedTempFile {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), text).unwrap();
-        file
-    }
-
-    #[test]
-    fn precedence_flag_over_env_over_file_over_default() {
-        let file =
-            write("node-name = \"from-file\"\nlisten = \"127.0.0.1:7000\"\nlog = \"warn\"\n");
-        let env = vec![
-            ("AOCU_NODE_NAME".to_string(), "from-env".to_string()),
-            ("AOCU_LISTEN".to_string(), "127.0.0.1:7001".to_string()),
-            ("PATH".to_string(), "/bin".to_string()),
-        ];
-        let flags = vec![("listen".to_string(), "127.0.0.1:7002".to_string())];
-        let loaded = load(Some(file.path()), env, &flags).unwrap();
-        let c = loaded.config;
-        assert_eq!(c.listen.port(), 7002);
-        assert_eq!(c.node_name, "from-env");
-        assert_eq!(c.log, "warn");
-        assert_eq!(
-            c.gpu_discovery_timeout_ms,
-            Config::default().gpu_discovery_timeout_ms
-        );
-    }
-
-    #[test]
-    fn bad_type_names_key_and_line() {
-        let file = write("log = \"info\"\n\ngpu-discovery-timeout-ms = \"soon\"\n");
-        let err = load(Some(file.path()), vec![], &[]).unwrap_err();
-        let text = err.to_string();
-        assert!(matches!(err, ConfigError::File { line: 3, .. }), "{text}");
-        assert!(text.contains("gpu-discovery-timeout-ms"), "{text}");
-    }
-
-    #[test]
-    fn unknown_key_is_named() {
-        let file = write("listen = \"127.0.0.1:1\"\nlisten-port = 9\n");
-        let text = load(Some(file.path()), vec![], &[])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            text.contains(":2:") && text.contains("listen-port"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn syntax_error_has_line() {
-        let file = write("log = \"info\"\nlisten = \n");
-        let err = load(Some(file.path()), vec![], &[]).unwrap_err();
-        assert!(matches!(err, ConfigError::File { line: 2, .. }), "{err}");
-    }
-
-    #[test]
-    fn bad_overrides_are_named() {
-        let env = vec![("AOCU_GPU_DISCOVERY_TIMEOUT_MS".to_string(), "x".to_string())];
-        let text = load(None, env, &[]).unwrap_err().to_string();
-        assert!(text.contains("AOCU_GPU_DISCOVERY_TIMEOUT_MS"), "{text}");
-        let flags = vec![("no-such-key".to_string(), "1".to_string())];
-        let text = load(None, vec![], &flags).unwrap_err().to_string();
-        assert!(text.contains("no-such-key"), "{text}");
-        let flags = vec![("listen".to_string(), "not-an-address".to_string())];
-        assert!(load(None, vec![], &flags).is_err());
-    }
-
-    #[test]
-    fn hyperbeam_environment_is_below_aocus_own_keys() {
-        let hb = |extra: &[(&str, &str)]| {
-            let mut env: Vec<(String, String)> = [
-                ("UNIT_MODE", "hbu"),
-                ("HB_URL", "http://localhost:8734"),
-                ("PORT", "6363"),
-                ("DB_URL", "/tmp/hb-db"),
-                ("PROCESS_WASM_MEMORY_MAX_LIMIT", "24_000_000_000"),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-            env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            env
-        };
-        let c = load(None, hb(&[]), &[]).unwrap().config;
-        assert_eq!(c.hyperbeam_url, "http://localhost:8734");
-        assert_eq!(c.listen, "127.0.0.1:6363".parse().unwrap());
-        assert_eq!(c.state_dir, PathBuf::from("/tmp/hb-db"));
-        assert_eq!(c.max_memory_bytes, 24_000_000_000);
-        let file = write("state-dir = \"/from/file\"\n");
-        let env = hb(&[("AOCU_LISTEN", "127.0.0.1:7000")]);
-        let c = load(Some(file.path()), env, &[]).unwrap().config;
-        assert_eq!(c.state_dir, PathBuf::from("/from/file"), "the file wins");
-        assert_eq!(c.listen.port(), 7000, "AOCU_* wins");
-        let err = load(None, hb(&[("HB_URL", "ftp://x")]), &[]).unwrap_err();
-        assert!(err.to_string().contains("hyperbeam-url"), "{err}");
-    }
-
-    #[test]
-    fn access_lists_from_hyperbeams_environment_are_checked() {
-        let (a, b) = (crate::ao::b64url(&[1; 32]), crate::ao::b64url(&[2; 32]));
-        let env = |extra: (&str, String)| {
-            vec![
-                ("UNIT_MODE".to_string(), "hbu".to_string()),
-                ("HB_URL".to_string(), "http://localhost:8734".to_string()),
-                (extra.0.to_string(), extra.1),
-            ]
-        };
-        let c = load(None, env(("ALLOW_PROCESSES", format!("{a}, {b}"))), &[]).unwrap();
-        assert_eq!(c.config.allow_processes, vec![a.clone(), b.clone()]);
-        let c = load(None, env(("RESTRICT_PROCESSES", b.clone())), &[]).unwrap();
-        assert_eq!(c.config.deny_processes, vec![b]);
-        let err = load(None, env(("ALLOW_OWNERS", format!("{a},nobody"))), &[]).unwrap_err();
-        assert!(err.to_string().contains("allow-owners"), "{err}");
-    }
-
-    #[test]
-    fn env_names() {
-        assert_eq!(env_name("state-dir"), "AOCU_STATE_DIR");
-        assert_eq!(env_name("limits.max-memory"), "AOCU_LIMITS_MAX_MEMORY");
-        assert!(keys().contains(&"listen".to_string()));
-    }
-}
+mod tests;

@@ -50,14 +50,19 @@ fn unknown_paths_methods_and_garbage() {
     let (status, body) = server.get_json("/nowhere/at/all");
     assert_eq!((status, body["kind"].as_str()), (404, Some("not-found")));
 
-    let (status, body) = server.request("POST", "/~meta@1.0/info", b"{}");
+    let (status, body) = server.request("POST", "/~meta@1.0/build", b"{}");
     assert_eq!(status, 405);
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["kind"], "method-not-allowed");
+    // `info` also takes the operator's signed POST; an unsigned one is refused as such.
+    let (status, body) = server.request("POST", "/~meta@1.0/info", b"{}");
+    assert_eq!(status, 401, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["kind"], "unsigned");
     let raw =
         server.raw(b"DELETE /~meta@1.0/info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(
-        raw.to_ascii_lowercase().contains("allow: get, head"),
+        raw.to_ascii_lowercase().contains("allow: get, head, post"),
         "{raw}"
     );
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ring::rand::SystemRandom;
-use ring::signature::{RSA_PSS_SHA256, RsaKeyPair};
+use ring::signature::{RSA_PSS_SHA256, RSA_PSS_SHA512, RsaKeyPair};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -245,9 +245,23 @@ impl Wallet {
     /// Sign `message` (a deep hash) with RSA-PSS/SHA-256, salt length [`SALT_LEN`]: the PSS
     /// input is `SHA-256(message)`, as Arweave signs.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, WalletError> {
+        self.sign_with(&RSA_PSS_SHA256, message)
+    }
+
+    /// Sign `message` with RSA-PSS/SHA-512 (MGF1-SHA-512, 64-byte salt), as AO-Core signs
+    /// HTTP messages (`rsa-pss-sha512`, [`crate::httpsig`]).
+    pub fn sign_pss_sha512(&self, message: &[u8]) -> Result<Vec<u8>, WalletError> {
+        self.sign_with(&RSA_PSS_SHA512, message)
+    }
+
+    fn sign_with(
+        &self,
+        padding: &'static dyn ring::signature::RsaEncoding,
+        message: &[u8],
+    ) -> Result<Vec<u8>, WalletError> {
         let mut signature = vec![0u8; self.key.public().modulus_len()];
         self.key
-            .sign(&RSA_PSS_SHA256, &self.rng, message, &mut signature)
+            .sign(padding, &self.rng, message, &mut signature)
             .map_err(|e| WalletError::Rsa(format!("signing failed: {e}")))?;
         Ok(signature)
     }

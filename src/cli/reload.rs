@@ -7,6 +7,10 @@
 //! `allow-owners` (the next request is checked against them). Every other key is read and
 //! validated (a bad file changes nothing and says why) and, when it differs from the running
 //! value, logged as needing a restart.
+//!
+//! The same path applies the operator's signed changes (`POST /~meta@1.0/info`,
+//! [`crate::operator`]): [`Reloader`] is its [`ApplyChange`]. Once the node message is
+//! permanent (`initialized = permanent`), neither changes the price or the lists again.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +18,16 @@ use serde_json::Value;
 use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::config::{Config, Loaded};
+use crate::operator::{ApplyChange, Permanence};
+
+/// The keys of the node message: applied live, locked by `initialized = permanent`.
+const NODE_MESSAGE_KEYS: &[&str] = &[
+    "price",
+    "allow-processes",
+    "deny-processes",
+    "allow-owners",
+    "initialized",
+];
 
 /// Loads the configuration again, as at start.
 pub type Loader = Box<dyn Fn() -> anyhow::Result<Loaded> + Send + Sync>;
@@ -75,17 +89,25 @@ pub struct Reloader {
     running: Mutex<Config>,
     log: Option<LogFilter>,
     live: Option<Live>,
+    permanence: Arc<Permanence>,
 }
 
 impl Reloader {
     /// A reloader for a node started with `running`.
     pub fn new(loader: Loader, running: Config, log: Option<LogFilter>) -> Reloader {
+        let permanence = Arc::new(Permanence::new(&running.initialized));
         Reloader {
             loader,
             running: Mutex::new(running),
             log,
             live: None,
+            permanence,
         }
+    }
+
+    /// The lock of the node message, shared with the operator's authority.
+    pub fn permanence(&self) -> Arc<Permanence> {
+        self.permanence.clone()
     }
 
     /// Also apply `price` and the access lists to `live`.
@@ -107,6 +129,11 @@ impl Reloader {
             }
             "allow-processes" | "deny-processes" | "allow-owners" => {
                 live.access.replace(new.access()?);
+            }
+            "initialized" => {
+                if new.initialized == "permanent" {
+                    self.permanence.lock();
+                }
             }
             _ => return Ok(false),
         }
@@ -131,25 +158,26 @@ impl Reloader {
                         .on_restart
                         .push(format!("{key} (RUST_LOG sets the filter)")),
                 },
+                _ if self.permanence.is_locked() && NODE_MESSAGE_KEYS.contains(&key.as_str()) => {
+                    changes
+                        .on_restart
+                        .push(format!("{key} (the node message is permanent)"));
+                }
                 _ if self.apply_live(&key, &loaded.config)? => {
                     changes.applied.push(format!("{key}: {old} -> {new}"));
                 }
                 _ => changes.on_restart.push(key),
             }
         }
-        if self.live.is_some() {
-            // What was applied is what runs now: the next reload compares with it.
-            running.price = loaded.config.price.clone();
-            running.allow_processes = loaded.config.allow_processes.clone();
-            running.deny_processes = loaded.config.deny_processes.clone();
-            running.allow_owners = loaded.config.allow_owners.clone();
+        if self.live.is_some() && !self.permanence.is_locked() {
+            adopt(&mut running, &loaded.config);
         }
         Ok(changes)
     }
 
     /// Reload on every SIGHUP, for as long as the runtime runs.
     #[cfg(unix)]
-    pub fn on_sighup(self) -> anyhow::Result<()> {
+    pub fn on_sighup(self: Arc<Self>) -> anyhow::Result<()> {
         use anyhow::Context as _;
         use tokio::signal::unix::{SignalKind, signal};
         let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
@@ -170,6 +198,44 @@ impl Reloader {
         });
         Ok(())
     }
+}
+
+impl ApplyChange for Reloader {
+    /// The operator's change: every key must be one of the node message's, all of them are
+    /// validated before any applies.
+    fn apply(&self, change: &[(String, String)]) -> Result<Vec<String>, String> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let new = crate::config::with_changes(&running, change, "signed POST /~meta@1.0/info")
+            .map_err(|e| e.to_string())?;
+        let differences = differences(&running, &new);
+        if let Some((key, ..)) = differences
+            .iter()
+            .find(|(key, ..)| !NODE_MESSAGE_KEYS.contains(&key.as_str()))
+        {
+            return Err(format!(
+                "key `{key}` is not part of the node message ({}); change it in aocu.toml",
+                NODE_MESSAGE_KEYS.join(", ")
+            ));
+        }
+        let mut applied = Vec::new();
+        for (key, old, value) in differences {
+            if !self.apply_live(&key, &new).map_err(|e| format!("{e:#}"))? {
+                return Err(format!("key `{key}` cannot change while the node runs"));
+            }
+            applied.push(format!("{key}: {old} -> {value}"));
+        }
+        adopt(&mut running, &new);
+        Ok(applied)
+    }
+}
+
+/// Take the node message's keys of `new` as running.
+fn adopt(running: &mut Config, new: &Config) {
+    running.price = new.price.clone();
+    running.allow_processes = new.allow_processes.clone();
+    running.deny_processes = new.deny_processes.clone();
+    running.allow_owners = new.allow_owners.clone();
+    running.initialized = new.initialized.clone();
 }
 
 /// The top-level keys whose values differ, with both values as JSON text.

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::Outcome;
-use crate::config::Loaded;
+use crate::config::{Config, Loaded};
 use crate::exec::CorePlan;
 use crate::http::{self, NodeState};
 use crate::hw::{self, profile::ProfileSet};
@@ -197,6 +197,18 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
         if let Err(e) = cu.catch_up_all() {
             tracing::warn!(error = %e, "cannot list the processes to evaluate at start");
         }
+        let reloader = Arc::new(
+            super::reload::Reloader::new(reload, config.clone(), log).with_live(
+                super::reload::Live {
+                    price: price.clone(),
+                    profile_price: profile
+                        .as_ref()
+                        .map_or_else(crate::price::free, |m| m.profile.price.clone()),
+                    access: access.clone(),
+                },
+            ),
+        );
+        let operator = operator_authority(&config, &reloader)?;
         let state = Arc::new(NodeState {
             identity: NodeIdentity::new(config.node_name.clone(), addr),
             hardware,
@@ -213,6 +225,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
             hyperbeam,
             access,
             limiter: crate::http::limit::RateLimiter::new(config.rate_limit_per_minute),
+            operator: Some(operator),
         });
         // An existing wallet loads now; a missing one is generated (RSA-4096: seconds of CPU)
         // by the first request that needs the scheduler, so nodes that never schedule pay nothing.
@@ -225,16 +238,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
         }
         let shutdown = shutdown_signal()?;
         #[cfg(unix)]
-        super::reload::Reloader::new(reload, config.clone(), log)
-            .with_live(super::reload::Live {
-                price: state.price.clone(),
-                profile_price: state
-                    .profile
-                    .as_ref()
-                    .map_or_else(crate::price::free, |m| m.profile.price.clone()),
-                access: state.access.clone(),
-            })
-            .on_sighup()?;
+        reloader.on_sighup()?;
         // The first line on stdout is the address: scripts and tests read it (port 0).
         println!("aocu listening on http://{addr}");
         tracing::info!(%addr, profile = state.profile.as_ref().map(|m| m.profile.name.as_str()), "node started");
@@ -262,6 +266,27 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
 
 /// The configured gateways (`None` when `gateways` is empty), read with their own client
 /// (`gateway-timeout-ms`, `gateway-attempts`) and caching into `store`.
+/// The operator's authority over the node message: `operator-key`'s address, or the node
+/// wallet's when it is empty, changing the running configuration through `reloader`.
+fn operator_authority(
+    config: &Config,
+    reloader: &Arc<super::reload::Reloader>,
+) -> anyhow::Result<Arc<crate::operator::Operator>> {
+    let address = if config.operator_key.as_os_str().is_empty() {
+        None
+    } else {
+        let address =
+            crate::operator::address_of_key_file(&config.operator_key).context("operator-key")?;
+        tracing::info!(operator = %address, "operator key");
+        Some(address)
+    };
+    Ok(Arc::new(crate::operator::Operator::new(
+        address,
+        reloader.permanence(),
+        reloader.clone(),
+    )))
+}
+
 fn gateways(
     config: &crate::config::Config,
     store: &Arc<Store>,

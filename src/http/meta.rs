@@ -2,8 +2,11 @@
 //!
 //! Modelled on the AO-Core node software's meta device: `GET /~meta@1.0/info` is the node
 //! message (lower-case, hyphenated keys), `GET /~meta@1.0/info/<key>/<key>...` one value inside
-//! it, `GET /~meta@1.0/build` the build facts.
+//! it, `GET /~meta@1.0/build` the build facts. `POST /~meta@1.0/info`, signed by the
+//! operator, changes it ([`crate::operator`]); `info/node-history` lists the changes.
 
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use super::NodeState;
@@ -35,7 +38,93 @@ pub fn node_message(state: &NodeState) -> Value {
         "executors": state.executors.as_ref().map(crate::exec::PoolMonitor::to_json),
         "devices": DEVICES,
         "block-height": block_height(state),
+        "operator": operator_address(state),
+        "initialized": match &state.operator {
+            Some(operator) if operator.is_permanent() => json!("permanent"),
+            _ => json!(true),
+        },
+        "node-history": state.operator.as_ref().map_or_else(Vec::new, |o| o.history()),
     })
+}
+
+/// The operator's address: `operator-key`'s, else the node wallet's (`null` until it exists).
+fn operator_address(state: &NodeState) -> Option<String> {
+    let configured = state.operator.as_ref()?.configured_address();
+    match configured {
+        Some(address) => Some(address.to_string()),
+        None => state.scheduler.ready().map(|s| s.address().to_string()),
+    }
+}
+
+/// Most bytes of a `POST /~meta@1.0/info` body: a change is a few header fields.
+const MAX_CHANGE_BODY_BYTES: u64 = 64 * 1024;
+
+/// `POST /~meta@1.0/info`: apply the change the operator signed (RFC 9421, `rsa-pss-sha512`),
+/// answering as AO-Core's meta device does (`history-length`), with what changed.
+pub async fn post_info(
+    state: &NodeState,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(operator) = state.operator.clone() else {
+        return Err(ApiError::not_found(
+            "this node's message cannot be changed".to_string(),
+        ));
+    };
+    let address = match operator.configured_address() {
+        Some(address) => address.to_string(),
+        None => state
+            .scheduler
+            .get()
+            .await
+            .map_err(|e| ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                kind: "no-wallet",
+                message: format!("the node wallet (the operator) is not available: {e}"),
+                allow: None,
+            })?
+            .address()
+            .to_string(),
+    };
+    let (parts, body) = req.into_parts();
+    let body = super::read_body(
+        Request::from_parts(parts.clone(), body),
+        MAX_CHANGE_BODY_BYTES,
+    )
+    .await?;
+    let authority = parts
+        .headers
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    let message = crate::httpsig::Message {
+        method: parts.method.as_str(),
+        scheme: "http",
+        authority,
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+    };
+    match operator.change(&address, &message, crate::clock::now_ms()) {
+        Ok(entry) => {
+            tracing::info!(signer = %entry.signer, applied = ?entry.applied, "node message changed by the operator");
+            Ok(json_response(&json!({
+                "body": format!("Node message updated. History: {} updates.", entry.index),
+                "history-length": entry.index,
+                "applied": entry.applied,
+            })))
+        }
+        Err(refusal) => {
+            tracing::warn!(error = %refusal, "a change of the node message was refused");
+            Err(ApiError {
+                status: StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN),
+                kind: refusal.kind(),
+                message: refusal.to_string(),
+                allow: None,
+            })
+        }
+    }
 }
 
 /// The embedded SU's block height and where it came from (`source`: `gateway`, `stored`,

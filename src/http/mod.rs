@@ -73,6 +73,8 @@ pub struct NodeState {
     pub access: Arc<crate::access::Access>,
     /// The per-client rate limit (config `rate-limit-per-minute`; `None`: off).
     pub limiter: Option<limit::RateLimiter>,
+    /// Who may change the node message, and the changes so far (`None`: nobody).
+    pub operator: Option<Arc<crate::operator::Operator>>,
 }
 
 /// Serve HTTP on `listener` until `shutdown` completes, then let open requests finish.
@@ -184,6 +186,14 @@ pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResp
     // The SU read API is keyed by an ID in the first segment: parse it once, here.
     let leading_id = segments.first().and_then(|s| s.parse::<Id>().ok());
     match (segments.as_slice(), leading_id) {
+        (["~meta@1.0", "info"], _) if req.method() == Method::POST => {
+            meta::post_info(state, req).await
+        }
+        (["~meta@1.0", "info"], _) => {
+            let allowed = [Method::GET, Method::HEAD, Method::POST];
+            require_method(&req, &allowed, "GET, HEAD, POST")?;
+            meta::get(state, &["info"], req.uri().query())
+        }
         (["~meta@1.0", rest @ ..], _) => {
             require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
             meta::get(state, rest, req.uri().query())
