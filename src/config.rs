@@ -145,6 +145,72 @@ pub struct Config {
     /// `true`, or `permanent`: the node message (prices, access lists) is locked for good,
     /// neither a signed `POST /~meta@1.0/info` nor SIGHUP changes it.
     pub initialized: String,
+    /// The AO router the node joins at start (`[router]`); an empty `url`: none.
+    pub router: RouterSetting,
+}
+
+/// `[router]`: the route the node offers an AO router ([`crate::router`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct RouterSetting {
+    /// The router's base URL; empty: join none at start.
+    pub url: String,
+    /// The node's public base URL, where the router sends requests.
+    pub prefix: String,
+    /// Price per request; -1: the price schedule's `per-message`.
+    pub price: i64,
+    /// The requests offered, a path regex.
+    pub template: String,
+}
+
+impl RouterSetting {
+    /// The route offered, at the schedule's `per_message` price unless `price` sets one.
+    pub fn route(&self, per_message: u64) -> crate::router::Route {
+        crate::router::Route {
+            prefix: self.prefix.clone(),
+            price: u64::try_from(self.price).unwrap_or(per_message),
+            template: self.template.clone(),
+        }
+    }
+
+    /// A router to join needs a URL and a route it can use.
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Value {
+            key: format!("router.{key}"),
+            message,
+        };
+        if self.price < -1 {
+            return Err(bad(
+                "price",
+                "-1 (the schedule's per-message) or more".into(),
+            ));
+        }
+        if self.url.is_empty() {
+            return Ok(());
+        }
+        crate::net::Url::parse(&self.url).map_err(|e| bad("url", e.to_string()))?;
+        if self.prefix.is_empty() {
+            return Err(bad(
+                "prefix",
+                "the node's public URL is needed to join a router".into(),
+            ));
+        }
+        self.route(0).check().map_err(|e| match e {
+            crate::router::RouterError::Route { field, why } => bad(field, why),
+            other => bad("prefix", other.to_string()),
+        })
+    }
+}
+
+impl Default for RouterSetting {
+    fn default() -> RouterSetting {
+        RouterSetting {
+            url: String::new(),
+            prefix: String::new(),
+            price: -1,
+            template: crate::router::DEFAULT_TEMPLATE.to_string(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -194,6 +260,7 @@ impl Default for Config {
             price: toml::Table::new(),
             operator_key: PathBuf::new(),
             initialized: "true".to_string(),
+            router: RouterSetting::default(),
         }
     }
 }
@@ -419,6 +486,7 @@ fn check_values(config: &Config) -> Result<(), ConfigError> {
             message: e.to_string(),
         })?;
     }
+    config.router.check()?;
     if !matches!(config.initialized.as_str(), "true" | "permanent") {
         return Err(ConfigError::Value {
             key: "initialized".into(),

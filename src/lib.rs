@@ -36,6 +36,7 @@ pub mod net;
 pub mod node;
 pub mod operator;
 pub mod price;
+pub mod router;
 pub mod sched;
 pub mod store;
 pub mod verify;

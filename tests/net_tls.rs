@@ -202,6 +202,7 @@ async fn directory(
         accept: "*/*",
         body: (method == hyper::Method::POST).then_some(("application/json", body)),
         max_body: 64 << 20,
+        headers: Vec::new(),
     };
     match client.send(call).await {
         Ok(answer) => reply(answer.status.as_u16(), answer.body),

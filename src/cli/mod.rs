@@ -12,6 +12,7 @@ mod info;
 mod install;
 mod module;
 mod reload;
+mod router;
 mod serve;
 mod verify;
 mod verify_bench;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Process checkpoints: export one as AO's Arweave checkpoint item.
     #[command(subcommand)]
     Checkpoint(checkpoint::CheckpointCommand),
+    /// AO routers: register this node's route with one.
+    #[command(subcommand)]
+    Router(router::RouterCommand),
     /// Hash files in batches (`b3sum`/`sha256sum` lines), or verify such lists with `--check`.
     Hash(hash::HashArgs),
     /// Check the signatures of ANS-104 data items and bundles, one line per item.
@@ -157,6 +161,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Checkpoint(command) => {
             let flags = command.config_flags();
             checkpoint::run(&load_config(&cli.config, &cli.set, &flags)?, &command)
+        }
+        Command::Router(command) => {
+            let flags = command.config_flags();
+            router::run(&load_config(&cli.config, &cli.set, &flags)?, &command)
         }
     }
 }

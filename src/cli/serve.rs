@@ -227,6 +227,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
             limiter: crate::http::limit::RateLimiter::new(config.rate_limit_per_minute),
             operator: Some(operator),
         });
+        super::router::join_at_start(&config, state.scheduler.clone(), state.price.clone());
         // An existing wallet loads now; a missing one is generated (RSA-4096: seconds of CPU)
         // by the first request that needs the scheduler, so nodes that never schedule pay nothing.
         if config.wallet_path().exists() {

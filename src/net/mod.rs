@@ -164,6 +164,8 @@ pub struct Call<'a> {
     pub body: Option<(&'static str, Bytes)>,
     /// Largest answer body read.
     pub max_body: usize,
+    /// Further header fields, sent as given (a `content-type` here wins over the body's).
+    pub headers: Vec<(String, String)>,
 }
 
 impl<'a> Call<'a> {
@@ -176,6 +178,7 @@ impl<'a> Call<'a> {
             accept: "application/json",
             body: None,
             max_body,
+            headers: Vec::new(),
         }
     }
 
@@ -196,6 +199,11 @@ impl<'a> Call<'a> {
     /// Accepting another type.
     pub fn accept(self, accept: &'static str) -> Call<'a> {
         Call { accept, ..self }
+    }
+
+    /// With these header fields too (a signed request's, sent byte for byte).
+    pub fn with_headers(self, headers: Vec<(String, String)>) -> Call<'a> {
+        Call { headers, ..self }
     }
 }
 
@@ -280,15 +288,23 @@ impl Client {
 
     async fn exchange(&self, call: Call<'_>) -> Result<Answer, TryError> {
         let authority = || call.url.authority().to_string();
-        let builder = Request::builder()
+        let mut builder = Request::builder()
             .method(call.method.clone())
             .uri(call.url.join(call.path_and_query))
             .header(hyper::header::ACCEPT, call.accept);
+        let typed = call
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+        for (name, value) in &call.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
         // Built first: a request that cannot be built needs no connection.
         let request = match call.body {
-            Some((content_type, body)) => builder
+            Some((content_type, body)) if !typed => builder
                 .header(hyper::header::CONTENT_TYPE, content_type)
                 .body(Full::new(body))?,
+            Some((_, body)) => builder.body(Full::new(body))?,
             None => builder.body(Full::new(Bytes::new()))?,
         };
         let response = self

@@ -226,11 +226,7 @@ fn spawn_serve(state_dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start aocu serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read address line");
+    let line = first_line(&mut child);
     let addr = line
         .trim()
         .strip_prefix("aocu listening on http://")
@@ -238,6 +234,17 @@ fn spawn_serve(state_dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
         .parse()
         .expect("address");
     (child, addr)
+}
+
+/// The first line `child` (started with a piped stdout) prints: where it listens, for the
+/// servers the tests start.
+pub fn first_line(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("a piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the first line");
+    line
 }
 
 impl Drop for Server {
