@@ -39,10 +39,10 @@ pub fn build_info() -> BuildInfo {
 }
 
 /// A running node's identity and clock.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NodeIdentity {
-    /// Operator-chosen node name.
-    pub name: String,
+    /// Operator-chosen node name: part of the node message, so it may change while it runs.
+    name: std::sync::RwLock<String>,
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
     started_unix: u64,
@@ -73,18 +73,28 @@ impl NodeIdentity {
     /// A node named `name`, started now, listening on `listen`.
     pub fn new(name: String, listen: SocketAddr) -> NodeIdentity {
         NodeIdentity {
-            name,
+            name: std::sync::RwLock::new(name),
             listen,
             started_unix: now_secs(),
             started: Instant::now(),
         }
     }
 
+    /// The node's name now.
+    pub fn name(&self) -> String {
+        self.name.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Rename the node (a reload or the operator's change of `node-name`).
+    pub fn rename(&self, name: &str) {
+        *self.name.write().unwrap_or_else(|p| p.into_inner()) = name.to_string();
+    }
+
     /// The `node` section as of now.
     pub fn section(&self) -> NodeSection {
         let build = build_info();
         NodeSection {
-            name: self.name.clone(),
+            name: self.name(),
             version: build.version,
             git_commit: build.source,
             build_time: build.build_time,

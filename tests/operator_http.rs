@@ -132,11 +132,12 @@ fn only_the_operators_fresh_signature_changes_the_node_message() {
         &server,
         &operator_jwk,
         "send",
-        &["price.per-message=11"],
+        &["price.per-message=11", "node-name=renamed"],
     );
     assert_eq!(answers[0].0, 200, "{:?}", answers[0].1);
     assert_eq!(answers[0].1["history-length"], 1);
     assert_eq!(price_and_history(&server), (11, 1));
+    assert_eq!(server.get_json("/~meta@1.0/info/node/name").1, "renamed");
     let (_, history) = server.get_json("/~meta@1.0/info/node-history");
     assert_eq!(history[0]["signer"], operator);
     assert_eq!(history[0]["change"]["price.per-message"], "11");

@@ -2,15 +2,15 @@
 //! can change while the node runs, without dropping a connection; say in the log what changed,
 //! and which changed keys wait for a restart.
 //!
-//! Applied live: `log` (the filter, unless `RUST_LOG` set it), `price` (the next evaluation is
-//! charged by the new schedule) and the access lists `allow-processes`, `deny-processes`,
-//! `allow-owners` (the next request is checked against them). Every other key is read and
+//! Applied live: `log` (the filter, unless `RUST_LOG` set it), `node-name`, `price` (the next
+//! evaluation is charged by the new schedule) and the access lists `allow-processes`,
+//! `deny-processes`, `allow-owners` (the next request is checked against them). Every other key is read and
 //! validated (a bad file changes nothing and says why) and, when it differs from the running
 //! value, logged as needing a restart.
 //!
 //! The same path applies the operator's signed changes (`POST /~meta@1.0/info`,
 //! [`crate::operator`]): [`Reloader`] is its [`ApplyChange`]. Once the node message is
-//! permanent (`initialized = permanent`), neither changes the price or the lists again.
+//! permanent (`initialized = permanent`), neither changes the name, the price or the lists again.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +22,7 @@ use crate::operator::{ApplyChange, Permanence};
 
 /// The keys of the node message: applied live, locked by `initialized = permanent`.
 const NODE_MESSAGE_KEYS: &[&str] = &[
+    "node-name",
     "price",
     "allow-processes",
     "deny-processes",
@@ -81,6 +82,8 @@ pub struct Live {
     pub profile_price: crate::hw::profile::Price,
     /// The access lists every request is checked against.
     pub access: Arc<crate::access::Access>,
+    /// The node's name as `~meta@1.0` reports it.
+    pub identity: Arc<crate::node::NodeIdentity>,
 }
 
 /// The node's configuration as it runs, and what may change in it.
@@ -130,6 +133,7 @@ impl Reloader {
             "allow-processes" | "deny-processes" | "allow-owners" => {
                 live.access.replace(new.access()?);
             }
+            "node-name" => live.identity.rename(&new.node_name),
             "initialized" => {
                 if new.initialized == "permanent" {
                     self.permanence.lock();
@@ -231,6 +235,7 @@ impl ApplyChange for Reloader {
 
 /// Take the node message's keys of `new` as running.
 fn adopt(running: &mut Config, new: &Config) {
+    running.node_name = new.node_name.clone();
     running.price = new.price.clone();
     running.allow_processes = new.allow_processes.clone();
     running.deny_processes = new.deny_processes.clone();
@@ -308,6 +313,7 @@ mod tests {
         let denied = crate::ao::b64url(&[9u8; 32]);
         let mut changed = Config {
             deny_processes: vec![denied.clone()],
+            node_name: "renamed".into(),
             ..Config::default()
         };
         changed
@@ -317,13 +323,22 @@ mod tests {
             price: Arc::new(crate::price::Schedule::new(crate::price::free())),
             profile_price: crate::price::free(),
             access: Arc::new(crate::access::Access::default()),
+            identity: Arc::new(crate::node::NodeIdentity::new(
+                "aocu".into(),
+                ([127, 0, 0, 1], 0).into(),
+            )),
         };
-        let (price, access) = (live.price.clone(), live.access.clone());
+        let (price, access, identity) = (
+            live.price.clone(),
+            live.access.clone(),
+            live.identity.clone(),
+        );
         let reloader = Reloader::new(loads(changed), Config::default(), None).with_live(live);
         let changes = reloader.reload().unwrap();
-        assert_eq!(changes.applied.len(), 2, "{changes:?}");
+        assert_eq!(changes.applied.len(), 3, "{changes:?}");
         assert!(changes.on_restart.is_empty(), "{changes:?}");
         assert_eq!(price.get().per_message, 9);
+        assert_eq!(identity.name(), "renamed");
         assert!(access.process(&denied.parse().unwrap()).is_err());
         // The same file again: nothing changed.
         assert_eq!(reloader.reload().unwrap(), Changes::default());

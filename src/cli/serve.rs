@@ -197,6 +197,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
         if let Err(e) = cu.catch_up_all() {
             tracing::warn!(error = %e, "cannot list the processes to evaluate at start");
         }
+        let identity = Arc::new(NodeIdentity::new(config.node_name.clone(), addr));
         let reloader = Arc::new(
             super::reload::Reloader::new(reload, config.clone(), log).with_live(
                 super::reload::Live {
@@ -205,12 +206,13 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
                         .as_ref()
                         .map_or_else(crate::price::free, |m| m.profile.price.clone()),
                     access: access.clone(),
+                    identity: identity.clone(),
                 },
             ),
         );
         let operator = operator_authority(&config, &reloader)?;
         let state = Arc::new(NodeState {
-            identity: NodeIdentity::new(config.node_name.clone(), addr),
+            identity,
             hardware,
             profile,
             price,

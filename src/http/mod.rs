@@ -43,7 +43,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct NodeState {
     /// Name, version, listen address, start time.
-    pub identity: NodeIdentity,
+    pub identity: Arc<NodeIdentity>,
     /// Discovered hardware (taken once at start).
     pub hardware: Hardware,
     /// The hardware profile that matched, if any.
