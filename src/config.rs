@@ -145,6 +145,9 @@ pub struct Config {
     /// `true`, or `permanent`: the node message (prices, access lists) is locked for good,
     /// neither a signed `POST /~meta@1.0/info` nor SIGHUP changes it.
     pub initialized: String,
+    /// HyperBEAM's `simple-pay@1.0`: every chargeable request pays the price schedule's
+    /// `per-message` from its signer's prepaid balance, topped up by the operator.
+    pub simple_pay: bool,
     /// The AO router the node joins at start (`[router]`); an empty `url`: none.
     pub router: RouterSetting,
 }
@@ -260,6 +263,7 @@ impl Default for Config {
             price: toml::Table::new(),
             operator_key: PathBuf::new(),
             initialized: "true".to_string(),
+            simple_pay: false,
             router: RouterSetting::default(),
         }
     }
@@ -487,6 +491,13 @@ fn check_values(config: &Config) -> Result<(), ConfigError> {
         })?;
     }
     config.router.check()?;
+    if config.simple_pay && !config.hyperbeam_url.is_empty() {
+        return Err(ConfigError::Value {
+            key: "simple-pay".into(),
+            message: "HyperBEAM charges its own users (p4); its CU is not charged per request"
+                .into(),
+        });
+    }
     if !matches!(config.initialized.as_str(), "true" | "permanent") {
         return Err(ConfigError::Value {
             key: "initialized".into(),

@@ -35,6 +35,7 @@ pub mod meter;
 pub mod net;
 pub mod node;
 pub mod operator;
+pub mod pay;
 pub mod price;
 pub mod router;
 pub mod sched;

@@ -285,7 +285,7 @@ impl Operator {
 }
 
 /// `created` near the node's clock and `expires` ahead of it, when signed.
-fn check_fresh(signer: &Signer, now: i64) -> Result<(), Refusal> {
+pub fn check_fresh(signer: &Signer, now: i64) -> Result<(), Refusal> {
     if let Some(created) = signer.created
         && (created - now).abs() > MAX_CLOCK_SKEW
     {

@@ -1,5 +1,5 @@
 //! The operator's signed changes of the node message (`POST /~meta@1.0/info`), signed by AO's
-//! own HTTP-signature client (`@permaweb/ao-core-libs`, `tests/node/meta-post.mjs`): only the
+//! own HTTP-signature client (`@permaweb/ao-core-libs`, `tests/node/signed-request.mjs`): only the
 //! operator's valid, fresh signature changes anything; every refusal leaves the node message
 //! and its history as they were; `initialized = permanent` locks it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failure.
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::Server;
 use serde_json::Value;
 
-/// Sign with `jwk` and send to `server`, as `mode` says; `(status, body)` per request sent.
+/// Sign `POST /~meta@1.0/info` with `jwk` and send it to `server`, as `mode` says.
 fn meta_post(
     node_dir: &Path,
     server: &Server,
@@ -21,24 +21,13 @@ fn meta_post(
     mode: &str,
     fields: &[&str],
 ) -> Vec<(u16, Value)> {
-    let stdout = common::stdout_of(
-        std::process::Command::new("node")
-            .arg("meta-post.mjs")
-            .arg(format!("http://{}", server.addr))
-            .arg(jwk)
-            .arg(mode)
-            .args(fields)
-            .current_dir(node_dir),
-    );
-    let stdout = String::from_utf8_lossy(&stdout);
-    stdout
-        .lines()
-        .map(|line| {
-            let line: Value = serde_json::from_str(line).unwrap();
-            let body = serde_json::from_str(line["body"].as_str().unwrap()).unwrap();
-            (line["status"].as_u64().unwrap() as u16, body)
-        })
-        .collect()
+    let request = common::SignedRequest {
+        node_dir,
+        addr: server.addr,
+        jwk,
+        mode,
+    };
+    request.send("POST", "/~meta@1.0/info", fields)
 }
 
 /// The node message's price per message and the length of its history.

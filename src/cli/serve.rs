@@ -211,6 +211,9 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
             ),
         );
         let operator = operator_authority(&config, &reloader)?;
+        let pay = config
+            .simple_pay
+            .then(|| Arc::new(crate::pay::SimplePay::new(store.clone(), price.clone())));
         let state = Arc::new(NodeState {
             identity,
             hardware,
@@ -228,6 +231,7 @@ pub fn run(loaded: Loaded, reload: super::reload::Loader) -> anyhow::Result<Outc
             access,
             limiter: crate::http::limit::RateLimiter::new(config.rate_limit_per_minute),
             operator: Some(operator),
+            pay,
         });
         super::router::join_at_start(&config, state.scheduler.clone(), state.price.clone());
         // An existing wallet loads now; a missing one is generated (RSA-4096: seconds of CPU)

@@ -15,8 +15,8 @@
 
 use std::sync::Arc;
 
+use super::Body;
 use bytes::Bytes;
-use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Request, StatusCode};
 use serde_json::{Map, Value, json};
@@ -134,7 +134,7 @@ pub async fn root(state: &NodeState) -> Result<HttpResponse, ApiError> {
 pub async fn result(
     state: &NodeState,
     message: &str,
-    req: &Request<Incoming>,
+    req: &Request<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let params = query_pairs(req.uri().query())?;
     let message = require_id(Some(message), "message")?;
@@ -153,7 +153,7 @@ pub async fn result(
 pub async fn results(
     state: &NodeState,
     process: &str,
-    req: &Request<Incoming>,
+    req: &Request<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let process = admit(state, require_id(Some(process), "process")?)?;
     let params = query_pairs(req.uri().query())?;
@@ -166,7 +166,7 @@ pub async fn results(
 }
 
 /// `POST /dry-run?process-id=` with the message as JSON.
-pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
+pub async fn dry_run(state: &NodeState, req: Request<Body>) -> Result<HttpResponse, ApiError> {
     let params = query_pairs(req.uri().query())?;
     let process = admit(
         state,
@@ -229,7 +229,7 @@ pub async fn state(state: &NodeState, process: &str) -> Result<HttpResponse, Api
 pub async fn cron(
     state: &NodeState,
     process: &str,
-    req: &Request<Incoming>,
+    req: &Request<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let process = admit(state, require_id(Some(process), "process")?)?;
     let params = query_pairs(req.uri().query())?;
@@ -284,7 +284,7 @@ pub async fn process_device(
     state: &NodeState,
     process: &str,
     rest: &[&str],
-    req: &Request<Incoming>,
+    req: &Request<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let process = admit(state, require_id(Some(process), "process")?)?;
     let params = query_pairs(req.uri().query())?;

@@ -10,8 +10,8 @@
 
 pub mod request;
 
+use super::Body;
 use bytes::Bytes;
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use serde_json::json;
@@ -27,7 +27,7 @@ pub use request::{GraphqlRequest, RequestError, request_from_body, request_from_
 pub const GRAPHQL_BODY_LIMIT: u64 = 1024 * 1024;
 
 /// `POST /graphql` or `GET /graphql?query=&variables=&operationName=`.
-pub async fn graphql(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
+pub async fn graphql(state: &NodeState, req: Request<Body>) -> Result<HttpResponse, ApiError> {
     let location = node_address(state)
         .await
         .map(|(address, key)| scheduler_location(state, &req, address, key));
@@ -149,7 +149,7 @@ async fn node_address(state: &NodeState) -> Option<(String, String)> {
 /// The node's `Scheduler-Location`, reached at the host this request came to.
 fn scheduler_location(
     state: &NodeState,
-    req: &Request<Incoming>,
+    req: &Request<Body>,
     address: String,
     key: String,
 ) -> SchedulerLocation {

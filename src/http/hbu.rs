@@ -16,7 +16,7 @@
 //! those); a slot already evaluated with another message is 409; HyperBEAM's scheduler failing
 //! on a cold start is 502. Every refusal leaves the process as it was.
 
-use hyper::body::Incoming;
+use super::Body;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, StatusCode};
 
@@ -34,7 +34,7 @@ fn hyperbeam(state: &NodeState) -> Result<&HyperBeam, ApiError> {
         .ok_or_else(|| ApiError::not_found("this node is not in HyperBEAM mode (no hyperbeam-url)"))
 }
 
-fn process_id(req: &Request<Incoming>) -> Result<Id, ApiError> {
+fn process_id(req: &Request<Body>) -> Result<Id, ApiError> {
     let params = query_pairs(req.uri().query())?;
     let text = params
         .iter()
@@ -95,7 +95,7 @@ fn lower(name: &'static str) -> &'static str {
 pub async fn result(
     state: &NodeState,
     slot: &str,
-    req: Request<Incoming>,
+    req: Request<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let hb = hyperbeam(state)?;
     let slot: u64 = slot
@@ -111,7 +111,7 @@ pub async fn result(
 }
 
 /// `POST /dry-run?process-id=` in HyperBEAM mode.
-pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
+pub async fn dry_run(state: &NodeState, req: Request<Body>) -> Result<HttpResponse, ApiError> {
     let hb = hyperbeam(state)?;
     let process = super::cu::admit(state, process_id(&req)?)?;
     let body = super::read_body(req, state.max_body_bytes).await?;
@@ -123,7 +123,7 @@ pub async fn dry_run(state: &NodeState, req: Request<Incoming>) -> Result<HttpRe
 pub async fn snapshot(
     state: &NodeState,
     process: &str,
-    req: Request<Incoming>,
+    req: Request<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let hb = hyperbeam(state)?;
     let pid: Id = process.parse().map_err(|_| {

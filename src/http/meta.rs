@@ -5,7 +5,7 @@
 //! it, `GET /~meta@1.0/build` the build facts. `POST /~meta@1.0/info`, signed by the
 //! operator, changes it ([`crate::operator`]); `info/node-history` lists the changes.
 
-use hyper::body::Incoming;
+use super::Body;
 use hyper::{Request, StatusCode};
 use serde_json::{Value, json};
 
@@ -44,6 +44,10 @@ pub fn node_message(state: &NodeState) -> Value {
             _ => json!(true),
         },
         "node-history": state.operator.as_ref().map_or_else(Vec::new, |o| o.history()),
+        "simple-pay": state.pay.as_ref().map_or_else(
+            || json!({"enabled": false}),
+            |pay| json!({"enabled": true, "price": pay.price()}),
+        ),
     })
 }
 
@@ -61,51 +65,15 @@ const MAX_CHANGE_BODY_BYTES: u64 = 64 * 1024;
 
 /// `POST /~meta@1.0/info`: apply the change the operator signed (RFC 9421, `rsa-pss-sha512`),
 /// answering as AO-Core's meta device does (`history-length`), with what changed.
-pub async fn post_info(
-    state: &NodeState,
-    req: Request<Incoming>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn post_info(state: &NodeState, req: Request<Body>) -> Result<HttpResponse, ApiError> {
     let Some(operator) = state.operator.clone() else {
         return Err(ApiError::not_found(
             "this node's message cannot be changed".to_string(),
         ));
     };
-    let address = match operator.configured_address() {
-        Some(address) => address.to_string(),
-        None => state
-            .scheduler
-            .get()
-            .await
-            .map_err(|e| ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                kind: "no-wallet",
-                message: format!("the node wallet (the operator) is not available: {e}"),
-                allow: None,
-            })?
-            .address()
-            .to_string(),
-    };
-    let (parts, body) = req.into_parts();
-    let body = super::read_body(
-        Request::from_parts(parts.clone(), body),
-        MAX_CHANGE_BODY_BYTES,
-    )
-    .await?;
-    let authority = parts
-        .headers
-        .get(hyper::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("");
-    let message = crate::httpsig::Message {
-        method: parts.method.as_str(),
-        scheme: "http",
-        authority,
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        headers: &parts.headers,
-        body: &body,
-    };
+    let address = super::signed::operator_address(state).await?;
+    let (parts, body) = super::signed::read_whole(req, MAX_CHANGE_BODY_BYTES).await?;
+    let message = super::signed::message(&parts, &body);
     match operator.change(&address, &message, crate::clock::now_ms()) {
         Ok(entry) => {
             tracing::info!(signer = %entry.signer, applied = ?entry.applied, "node message changed by the operator");

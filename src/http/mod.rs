@@ -10,8 +10,10 @@ pub mod limit;
 pub mod meta;
 pub mod metrics;
 pub mod mu;
+pub mod pay;
 pub mod query;
 pub mod response;
+mod signed;
 pub mod su;
 
 use std::convert::Infallible;
@@ -20,6 +22,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -68,6 +71,9 @@ pub struct NodeState {
     pub hyperbeam: Option<Arc<crate::cu::hbu::HyperBeam>>,
     /// Requests answered and their latency, for `/metrics`.
     pub http_metrics: metrics::HttpMetrics,
+    /// `simple-pay@1.0`: the prepaid balances chargeable requests are debited from (`None`:
+    /// the switch is off).
+    pub pay: Option<Arc<crate::pay::SimplePay>>,
     /// Which processes and owners may be used (config `allow-processes`, `deny-processes`,
     /// `allow-owners`); the CU routes check a process ID here before anything else.
     pub access: Arc<crate::access::Access>,
@@ -123,9 +129,14 @@ pub async fn serve(
     }
 }
 
+/// A request body as the handlers read it: the connection's, or the bytes a check before the
+/// handler has already read (`simple-pay` verifies a signature that covers the body).
+pub type Body = http_body_util::combinators::BoxBody<bytes::Bytes, hyper::Error>;
+
 /// Run the router in its own task so that a panic answers 500 instead of dropping the socket.
 /// A client over the rate limit is answered 429 before anything else happens.
 async fn handle(state: Arc<NodeState>, client: IpAddr, req: Request<Incoming>) -> HttpResponse {
+    let req = req.map(BodyExt::boxed);
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -179,15 +190,39 @@ fn rate_limited(state: &NodeState, client: IpAddr, path: &str) -> Option<HttpRes
     Some(response)
 }
 
+/// The node's `simple-pay@1.0`, or 404 when the switch is off.
+fn simple_pay(state: &NodeState) -> Result<&crate::pay::SimplePay, ApiError> {
+    state.pay.as_deref().ok_or_else(|| {
+        ApiError::not_found("simple-pay@1.0 is off on this node (config `simple-pay`)")
+    })
+}
+
 /// Map a request to its handler.
-pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
+pub async fn route(state: &NodeState, req: Request<Body>) -> Result<HttpResponse, ApiError> {
     let segments = path_segments(req.uri().path())?;
+    let req = match &state.pay {
+        Some(pay) if crate::pay::is_chargeable(req.uri().path()) => {
+            match pay::charge(state, pay, req).await {
+                Ok(req) => req,
+                Err(refused) => return Ok(refused),
+            }
+        }
+        _ => req,
+    };
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     // The SU read API is keyed by an ID in the first segment: parse it once, here.
     let leading_id = segments.first().and_then(|s| s.parse::<Id>().ok());
     match (segments.as_slice(), leading_id) {
         (["~meta@1.0", "info"], _) if req.method() == Method::POST => {
             meta::post_info(state, req).await
+        }
+        (["~simple-pay@1.0", "balance"], _) => {
+            require_method(&req, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            pay::balance(simple_pay(state)?, req).await
+        }
+        (["~simple-pay@1.0", "topup"], _) => {
+            require_method(&req, &[Method::POST], "POST")?;
+            pay::topup(state, simple_pay(state)?, req).await
         }
         (["~meta@1.0", "info"], _) => {
             let allowed = [Method::GET, Method::HEAD, Method::POST];
@@ -288,7 +323,7 @@ pub async fn route(state: &NodeState, req: Request<Incoming>) -> Result<HttpResp
 
 /// Read a whole request body, refusing (413) one larger than `limit` bytes before reading it
 /// when `Content-Length` says so, and as soon as the streamed bytes pass the limit otherwise.
-pub async fn read_body(req: Request<Incoming>, limit: u64) -> Result<bytes::Bytes, ApiError> {
+pub async fn read_body(req: Request<Body>, limit: u64) -> Result<bytes::Bytes, ApiError> {
     use http_body_util::BodyExt;
     let declared = req
         .headers()
@@ -309,7 +344,7 @@ pub async fn read_body(req: Request<Incoming>, limit: u64) -> Result<bytes::Byte
 }
 
 fn require_method(
-    req: &Request<Incoming>,
+    req: &Request<Body>,
     allowed: &[Method],
     allow_header: &'static str,
 ) -> Result<(), ApiError> {

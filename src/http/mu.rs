@@ -4,7 +4,7 @@
 //! "id": <item id>}`. A bad item is a 400 naming the reason; nothing is stored.
 //! Also `POST /~module@1.0` (see [`crate::ao::module_item`]).
 
-use hyper::body::Incoming;
+use super::Body;
 use hyper::{Request, StatusCode};
 use serde_json::json;
 
@@ -16,7 +16,7 @@ use crate::ao::{DataItem, ItemError};
 use crate::sched::SchedError;
 
 /// `POST /`: schedule a signed data item.
-pub async fn post(state: &NodeState, req: Request<Incoming>) -> Result<HttpResponse, ApiError> {
+pub async fn post(state: &NodeState, req: Request<Body>) -> Result<HttpResponse, ApiError> {
     let body = read_body(req, state.max_body_bytes).await?;
     let scheduler = state.scheduler.get().await.map_err(sched_error)?.clone();
     let scheduled = tokio::task::spawn_blocking(move || {
@@ -39,10 +39,7 @@ pub async fn post(state: &NodeState, req: Request<Incoming>) -> Result<HttpRespo
 /// way: `Content-Type: application/octet-stream` or anything that is not WASM) or raw WASM,
 /// which the node signs with its wallet, taking tag overrides from the query string
 /// (`?Memory-Limit=4-gb&Name=x`). Answers `{"id", "owner", "tags", "size"}`.
-pub async fn post_module(
-    state: &NodeState,
-    req: Request<Incoming>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn post_module(state: &NodeState, req: Request<Body>) -> Result<HttpResponse, ApiError> {
     let overrides: Vec<Tag> = super::query::query_pairs(req.uri().query())?
         .into_iter()
         .map(|(name, value)| Tag::new(name, value))

@@ -4,8 +4,8 @@
 //! `GET /{process-id}/latest`, `GET /processes/{process-id}`, `GET /timestamp`.
 //! The SU's `GET /` (`{timestamp, address}`) is left to the CU, which answers `GET /` too.
 
+use super::Body;
 use hyper::Request;
-use hyper::body::Incoming;
 
 use super::NodeState;
 use super::query::query_pairs;
@@ -44,7 +44,7 @@ pub async fn latest(state: &NodeState, id: &Id) -> Result<HttpResponse, ApiError
 pub async fn read(
     state: &NodeState,
     id: &Id,
-    req: &Request<Incoming>,
+    req: &Request<Body>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.to_string();
     let params = query_pairs(req.uri().query())?;

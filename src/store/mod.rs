@@ -6,6 +6,7 @@
 //! survives `kill -9`. Records are JSON (serde) so that they stay readable and evolvable;
 //! module bytes, raw data items and checkpoints are stored as they are.
 
+mod balances;
 mod cron;
 mod ledger;
 mod lookup;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+pub use balances::{Debit, Topup};
 pub use cron::{CRON_RESULTS, CronResult};
 pub use ledger::{Account, AccountOf, Charge};
 pub use records::{
@@ -134,6 +136,8 @@ impl Store {
         txn.open_table(NODE)?;
         txn.open_table(CRON_RESULTS)?;
         txn.open_table(ledger::LEDGER)?;
+        txn.open_table(balances::BALANCES)?;
+        txn.open_table(balances::TOPUPS)?;
         txn.commit()?;
         Ok(())
     }

@@ -62,6 +62,44 @@ pub fn stdout_of(command: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
+/// A request signed by `@permaweb/ao-core-libs` (`tests/node/signed-request.mjs`): with the
+/// JWK at `jwk`, sent to `addr` as `mode` says (`send`, `replay`, `tamper`).
+pub struct SignedRequest<'a> {
+    /// `tests/node`, with its `node_modules`.
+    pub node_dir: &'a Path,
+    /// The node.
+    pub addr: SocketAddr,
+    /// The signer's key file.
+    pub jwk: &'a Path,
+    /// How it is sent.
+    pub mode: &'a str,
+}
+
+impl SignedRequest<'_> {
+    /// `(status, body as JSON)` of each request sent.
+    pub fn send(&self, method: &str, path: &str, fields: &[&str]) -> Vec<(u16, serde_json::Value)> {
+        let stdout = stdout_of(
+            Command::new("node")
+                .arg("signed-request.mjs")
+                .arg(format!("http://{}", self.addr))
+                .arg(self.jwk)
+                .args([self.mode, method, path])
+                .args(fields)
+                .current_dir(self.node_dir),
+        );
+        String::from_utf8_lossy(&stdout)
+            .lines()
+            .map(|line| {
+                let line: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+                let body = line["body"].as_str().expect("a body");
+                let body = serde_json::from_str(body)
+                    .unwrap_or_else(|_| serde_json::Value::String(body.to_string()));
+                (line["status"].as_u64().expect("a status") as u16, body)
+            })
+            .collect()
+    }
+}
+
 /// AO's tags for an item of `kind` (`Process`, `Message`, ...), then `extra`.
 pub fn ao_tags(kind: &str, extra: &[(&str, &str)]) -> Vec<aocu::ao::Tag> {
     let mut tags = vec![

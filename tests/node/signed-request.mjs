@@ -1,8 +1,8 @@
-// Signs `POST /~meta@1.0/info` with AO's own HTTP-signature client, @permaweb/ao-core-libs
-// (RFC 9421, rsa-pss-sha512, the signer aoconnect's mainnet mode uses), and sends it to a
-// node. Used by tests/meta_http.rs.
+// Signs a request with AO's own HTTP-signature client, @permaweb/ao-core-libs (RFC 9421,
+// rsa-pss-sha512, the signer aoconnect's mainnet mode uses), and sends it to a node. Used by
+// tests/operator_http.rs (`POST /~meta@1.0/info`) and tests/simple_pay_http.rs.
 //
-//   node meta-post.mjs URL JWK_FILE MODE key=value...
+//   node signed-request.mjs URL JWK_FILE MODE METHOD PATH key=value...
 //
 // MODE: `send` (sign and send once), `replay` (send, then send the very same bytes again),
 // `tamper` (sign, then change the first field's value before sending). Prints one JSON line
@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import core from '@permaweb/ao-core-libs';
 
-const [url, jwkFile, mode, ...pairs] = process.argv.slice(2);
+const [url, jwkFile, mode, method, path, ...pairs] = process.argv.slice(2);
 const jwk = JSON.parse(readFileSync(jwkFile, 'utf8'));
 const fields = Object.fromEntries(pairs.map((p) => {
   const at = p.indexOf('=');
@@ -35,7 +35,7 @@ const report = async (response) => {
 };
 
 const { request } = core.init({ jwk, url });
-await report(await request({ path: '/~meta@1.0/info', method: 'POST', ...fields }));
+await report(await request({ path, method, ...fields }));
 if (mode === 'replay') {
   const [target, init] = sent[0];
   await report(await realFetch(target, init));
