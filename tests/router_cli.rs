@@ -29,9 +29,15 @@ impl Drop for Router {
 
 impl Router {
     fn start(node_dir: &Path, owners: &[&str]) -> Router {
+        Router::start_on(node_dir, owners, 0)
+    }
+
+    /// On `port` (0: any free one).
+    fn start_on(node_dir: &Path, owners: &[&str], port: u16) -> Router {
         let mut child = Command::new("node")
             .arg("router.mjs")
             .args(owners)
+            .env("PORT", port.to_string())
             .current_dir(node_dir)
             .stdout(Stdio::piped())
             .spawn()
@@ -233,5 +239,43 @@ fn serve_joins_the_configured_router_at_start_at_its_own_price() {
     let server = serve();
     assert_eq!(server.get_json("/").0, 200);
     std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(router.routes().1, 1);
+}
+
+#[test]
+fn a_router_that_comes_up_later_is_joined_without_a_restart() {
+    let Some(node_dir) = prereq::node_project() else {
+        return;
+    };
+    let node = common::shared_wallet();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let state = tempfile::tempdir().unwrap();
+    let url = format!("router.url=http://127.0.0.1:{port}");
+    let _server = common::Server::start_with_wallet(
+        state.path(),
+        &common::shared_wallet_path(),
+        &[
+            "--set",
+            &url,
+            "--set",
+            "router.prefix=https://cu.example.net",
+            "--set",
+            "gateway-attempts=1",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let router = Router::start_on(&node_dir, &[node.address()], port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while router.routes().0.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the node did not join the late router"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert_eq!(router.routes().1, 1);
 }

@@ -133,16 +133,48 @@ pub fn join_at_start(
                 return;
             }
         };
-        match join(&config, &wallet, price.get().per_message, false).await {
-            Ok(Joined::Registered(a)) => {
-                tracing::info!(router = %a.router, route = ?a.route, answer = %a.answer, "joined the router")
+        let mut wait = FIRST_RETRY;
+        loop {
+            match join(&config, &wallet, price.get().per_message, false).await {
+                Ok(Joined::Registered(a)) => {
+                    tracing::info!(router = %a.router, route = ?a.route, answer = %a.answer, "joined the router");
+                    return;
+                }
+                Ok(Joined::AlreadyRegistered(a)) => {
+                    tracing::info!(router = %a.router, route = ?a.route, "the router took this route before");
+                    return;
+                }
+                // A router that answered no will answer no again: say so once.
+                Err(e) if is_refusal(&e) => {
+                    tracing::warn!(error = format!("{e:#}"), "the router refused the route");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        retry_in_s = wait.as_secs(),
+                        "cannot join the router yet"
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(LAST_RETRY);
+                }
             }
-            Ok(Joined::AlreadyRegistered(a)) => {
-                tracing::info!(router = %a.router, route = ?a.route, "the router took this route before")
-            }
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot join the router"),
         }
     });
+}
+
+/// First wait before joining again a router that could not be reached; it doubles up to
+/// [`LAST_RETRY`], so a router that comes up later is joined without a restart.
+const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest wait between two tries.
+const LAST_RETRY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether `error` is the router's own no (not a failure to reach it or to sign).
+fn is_refusal(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<crate::router::RouterError>(),
+        Some(crate::router::RouterError::Refused { .. } | crate::router::RouterError::Route { .. })
+    )
 }
 
 /// The per-message price in force on this machine: its matched profile's, under `[price]`.

@@ -2,7 +2,7 @@
 // dev_router.erl does with no registrar: the route is added only when a signer of the request
 // is one of the route owners. Used by tests/router_cli.rs.
 //
-//   node router.mjs OWNER_ADDRESS...
+//   [PORT=N] node router.mjs OWNER_ADDRESS...
 //
 // The signature is checked with `http-message-signatures` (the RFC 9421 library AO's own
 // ao-core-libs signs with), the body against its content-digest, and the multipart body is
@@ -98,4 +98,4 @@ const server = createServer((req, res) => {
     }
   });
 });
-server.listen(0, '127.0.0.1', () => console.log(`listening ${server.address().port}`));
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => console.log(`listening ${server.address().port}`));
