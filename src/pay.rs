@@ -24,15 +24,16 @@ use crate::store::{Debit, Store, StoreError, Topup};
 /// How many paid requests' signatures are remembered to refuse their replay.
 pub const SPENT_WINDOW: usize = 1 << 20;
 
-/// Paths that are never charged: the node's own description, its health and metrics, and
-/// the payment routes themselves (HyperBEAM's p4 exempts `~meta@1.0/*` and its balance and
-/// top-up routes too).
-pub fn is_chargeable(path: &str) -> bool {
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    !matches!(
-        first,
-        "" | "~meta@1.0" | "~simple-pay@1.0" | "metrics" | "healthcheck" | "status"
-    )
+/// Whether a request pays. Never charged: the node's own description (`GET /`,
+/// `~meta@1.0/*`), its health and metrics, and the payment routes themselves (HyperBEAM's p4
+/// exempts `~meta@1.0/*` and its balance and top-up routes too). `POST /` is the MU's ingest
+/// and pays.
+pub fn is_chargeable(method: &str, path: &str) -> bool {
+    match path.trim_start_matches('/').split('/').next().unwrap_or("") {
+        "" => method == "POST",
+        "~meta@1.0" | "~simple-pay@1.0" | "metrics" | "healthcheck" | "status" => false,
+        _ => true,
+    }
 }
 
 /// Why a request was not served, or a top-up not made; nothing was taken or credited.

@@ -201,7 +201,7 @@ fn simple_pay(state: &NodeState) -> Result<&crate::pay::SimplePay, ApiError> {
 pub async fn route(state: &NodeState, req: Request<Body>) -> Result<HttpResponse, ApiError> {
     let segments = path_segments(req.uri().path())?;
     let req = match &state.pay {
-        Some(pay) if crate::pay::is_chargeable(req.uri().path()) => {
+        Some(pay) if crate::pay::is_chargeable(req.method().as_str(), req.uri().path()) => {
             match pay::charge(state, pay, req).await {
                 Ok(req) => req,
                 Err(refused) => return Ok(refused),

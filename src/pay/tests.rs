@@ -154,7 +154,7 @@ fn free_requests_and_exempt_routes() {
         "/~simple-pay@1.0/balance",
         "/metrics",
     ] {
-        assert!(!is_chargeable(path), "{path}");
+        assert!(!is_chargeable("GET", path), "{path}");
     }
     for path in [
         "/result/x",
@@ -163,6 +163,7 @@ fn free_requests_and_exempt_routes() {
         "/graphql",
         "/x/schedule",
     ] {
-        assert!(is_chargeable(path), "{path}");
+        assert!(is_chargeable("GET", path), "{path}");
     }
+    assert!(is_chargeable("POST", "/"), "the MU's ingest pays");
 }
