@@ -13,170 +13,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Bench code: a panic is a failure.
 #![allow(missing_docs)] // `criterion_group!` makes undocumented public functions.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use aocu::ao::Tag;
-use aocu::ao::{DataItem, Id, Wallet};
+use aocu::ao::Wallet;
+use aocu::bench::dryrun::{Conn, LocalNode, eval_item, warm_process};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const AOS: &str = "../shared/testdata/wasm/aos-2-pure.wasm";
 
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(wallet: &Wallet) -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let wallet_path = dir.path().join("wallet.json");
-    wallet.save(&wallet_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aocu"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .arg("--set")
-        .arg(format!("wallet={}", wallet_path.display()))
-        .args(["--set", "log=warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start aocu serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("aocu listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
-    Node {
-        child,
-        addr,
-        _dir: dir,
-    }
-}
-
-/// A keep-alive HTTP/1.1 connection that reads `Content-Length` bodies.
-struct Conn {
-    reader: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn new(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Conn {
-            reader: BufReader::new(stream),
-        }
-    }
-
-    fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        content_type: &str,
-        body: &[u8],
-    ) -> (u16, Vec<u8>) {
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        let stream = self.reader.get_mut();
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(body).unwrap();
-        let mut status_line = String::new();
-        self.reader.read_line(&mut status_line).unwrap();
-        let status: u16 = status_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap();
-            }
-        }
-        let mut out = vec![0u8; length];
-        self.reader.read_exact(&mut out).unwrap();
-        (status, out)
-    }
-}
-
-fn tag(name: &str, value: &str) -> Tag {
-    Tag {
-        name: name.into(),
-        value: value.into(),
-    }
-}
-
-fn eval(wallet: &Wallet, pid: &str, code: &str) -> DataItem {
-    let tags = vec![
-        tag("Data-Protocol", "ao"),
-        tag("Variant", "ao.TN.1"),
-        tag("Type", "Message"),
-        tag("Action", "Eval"),
-    ];
-    DataItem::signed(
-        wallet,
-        pid.parse::<Id>().ok().map(Id::into_bytes),
-        None,
-        tags,
-        code.as_bytes().to_vec(),
-    )
-    .unwrap()
-}
-
 /// A node with a warm AOS process: (node, process id).
-fn setup(wallet: &Wallet) -> (Node, String) {
-    let node = start(wallet);
-    let mut conn = Conn::new(node.addr);
+fn setup(wallet: &Wallet) -> (LocalNode, String) {
+    let node = LocalNode::start(Path::new(env!("CARGO_BIN_EXE_aocu")), wallet).unwrap();
     let wasm = std::fs::read(AOS).expect("aos-2-pure.wasm");
-    let (status, body) = conn.request("POST", "/~module@1.0", "application/wasm", &wasm);
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let module: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let module = module["id"].as_str().unwrap().to_string();
-    let tags = vec![
-        tag("Data-Protocol", "ao"),
-        tag("Variant", "ao.TN.1"),
-        tag("Type", "Process"),
-        tag("Module", &module),
-        tag("Scheduler", wallet.address()),
-    ];
-    let spawn = DataItem::signed(wallet, None, None, tags, b"1984".to_vec()).unwrap();
-    let (status, _) = conn.request("POST", "/", "application/octet-stream", &spawn.to_bytes());
-    assert!((200..300).contains(&status));
-    let pid = spawn.id();
-    let warm = eval(wallet, &pid, "Counter = 0\nreturn 1");
-    conn.request("POST", "/", "application/octet-stream", &warm.to_bytes());
-    let (status, body) = conn.request(
-        "GET",
-        &format!("/result/{}?process-id={pid}", warm.id()),
-        "text/plain",
-        b"",
-    );
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let pid = warm_process(&node, wallet, &wasm).unwrap();
     (node, pid)
 }
 
@@ -199,7 +49,7 @@ fn percentiles(name: &str, samples: &mut [Duration]) {
 fn bench(c: &mut Criterion) {
     let wallet = Wallet::generate().unwrap();
     let (node, pid) = setup(&wallet);
-    let mut conn = Conn::new(node.addr);
+    let mut conn = Conn::new(node.addr).unwrap();
     let mut group = c.benchmark_group("cu_http");
     group.throughput(Throughput::Elements(1));
     group.measurement_time(Duration::from_secs(10));
@@ -216,8 +66,9 @@ fn bench(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let t = Instant::now();
-                let (status, _) =
-                    conn.request("POST", &dry_path, "application/json", dry_body.as_bytes());
+                let (status, _) = conn
+                    .request("POST", &dry_path, "application/json", dry_body.as_bytes())
+                    .unwrap();
                 let dt = t.elapsed();
                 assert_eq!(status, 200);
                 samples.push(dt);
@@ -235,13 +86,15 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let item = eval(&wallet, &pid, "Counter = Counter + 1\nreturn Counter");
-                let (status, _) =
-                    conn.request("POST", "/", "application/octet-stream", &item.to_bytes());
+                let item =
+                    eval_item(&wallet, &pid, "Counter = Counter + 1\nreturn Counter").unwrap();
+                let (status, _) = conn
+                    .request("POST", "/", "application/octet-stream", &item.to_bytes())
+                    .unwrap();
                 assert!((200..300).contains(&status));
                 let path = format!("/result/{}?process-id={pid}", item.id());
                 let t = Instant::now();
-                let (status, _) = conn.request("GET", &path, "text/plain", b"");
+                let (status, _) = conn.request("GET", &path, "text/plain", b"").unwrap();
                 let dt = t.elapsed();
                 assert_eq!(status, 200);
                 samples.push(dt);
@@ -259,7 +112,7 @@ fn bench(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let t = Instant::now();
-                let (status, _) = conn.request("GET", &last, "text/plain", b"");
+                let (status, _) = conn.request("GET", &last, "text/plain", b"").unwrap();
                 let dt = t.elapsed();
                 assert_eq!(status, 200);
                 samples.push(dt);

@@ -33,7 +33,6 @@ use aocu::wasm::{
     Limits, LoadedModule, MessageInput, ModuleCache, NodeLimits, Process, WasmEngine,
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use serde_json::json;
 
 /// Messages per batch (per criterion iteration).
 const BATCH: usize = 256;
@@ -172,19 +171,6 @@ fn aos_module() -> Arc<LoadedModule> {
     cache.load(&bytes).expect("module loads")
 }
 
-/// One `Eval` of `return 1+1` to `process`.
-fn aos_eval(process: &str, seq: u64) -> MessageInput {
-    let owner = "OWNER-ADDRESS-00000000000000000000000000000";
-    let message = json!({
-        "Id": format!("MSG-{seq:039}"), "Target": process, "Owner": owner, "From": owner,
-        "Block-Height": "1500000", "Timestamp": (1_732_000_000_000u64 + seq).to_string(),
-        "Module": "MODULE", "Tags": [{"name": "Action", "value": "Eval"}], "Data": "return 1+1",
-    });
-    let env = json!({"Process": {"Id": process, "Owner": owner, "Tags": []},
-        "Module": {"Id": "MODULE", "Tags": []}});
-    MessageInput::new(&message, &env)
-}
-
 /// The messages of one batch: round-robin over the processes, built before the clock starts
 /// so that the load generator, which shares the machine's cores with the executors, spends
 /// nothing on JSON while they are measured.
@@ -192,7 +178,7 @@ fn aos_inputs(ids: &[String], batch: u64) -> Vec<(String, MessageInput)> {
     (0..AOS_BATCH)
         .map(|m| {
             let id = ids[m % ids.len()].clone();
-            let input = aos_eval(&id, batch * AOS_BATCH as u64 + m as u64);
+            let input = aocu::bench::eval::eval_input(&id, batch * AOS_BATCH as u64 + m as u64);
             (id, input)
         })
         .collect()

@@ -93,8 +93,8 @@ pub fn write_profile(
     };
     measured(&mut profile.capacity);
     let text = format!(
-        "# Written by `aocu bench`: the GPU crossovers are measured on this machine (absent:\n\
-         # the GPU never beat the CPU, or it is a software rasterizer).\n{}",
+        "# Written by `aocu bench`: the GPU crossovers (absent: the GPU never beat the CPU, or\n\
+         # it is a software rasterizer) and messages-per-second are measured on this machine.\n{}",
         toml::to_string(&profile).context("serializing the profile")?
     );
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))

@@ -4,6 +4,7 @@
 //! 2 a usage or runtime error.
 
 pub mod bench;
+mod bench_suite;
 mod checkpoint;
 mod config_check;
 mod eval;
@@ -72,12 +73,24 @@ pub enum Command {
     Hash(hash::HashArgs),
     /// Check the signatures of ANS-104 data items and bundles, one line per item.
     Verify(verify::VerifyArgs),
-    /// Measure this machine.
-    #[command(subcommand)]
-    Bench(BenchCommand),
+    /// Measure this machine: every section in one table (hashing, signature verification,
+    /// AOS evaluation, dry-runs over HTTP), or one of them.
+    Bench(BenchArgs),
     /// Install this binary, its systemd unit, sysusers and tmpfiles snippets and a commented
     /// default configuration (idempotent; a changed configuration is kept without --force).
     Install(install::InstallArgs),
+}
+
+/// `aocu bench [SECTION]`
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    /// One section only.
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
+    /// Every section.
+    #[command(flatten)]
+    pub suite: bench_suite::SuiteArgs,
 }
 
 /// `aocu bench ...`
@@ -145,11 +158,13 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             verify::install(&load_config(&cli.config, &cli.set, &[])?, args.engine)?;
             verify::run(&args)
         }
-        Command::Bench(BenchCommand::Verify(args)) => {
-            verify_bench::run(&load_config(&cli.config, &cli.set, &[])?, &args)
-        }
-        Command::Bench(BenchCommand::Hash(args)) => {
-            bench::run_hash(&load_config(&cli.config, &cli.set, &[])?, &args)
+        Command::Bench(BenchArgs { command, suite }) => {
+            let loaded = load_config(&cli.config, &cli.set, &[])?;
+            match command {
+                Some(BenchCommand::Verify(args)) => verify_bench::run(&loaded, &args),
+                Some(BenchCommand::Hash(args)) => bench::run_hash(&loaded, &args),
+                None => bench_suite::run(&loaded, &suite),
+            }
         }
         Command::Install(args) => install::run(&args),
         Command::Module(command) => {
