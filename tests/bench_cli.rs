@@ -52,6 +52,12 @@ fn quick_bench_has_every_section_and_writes_a_matched_profile() {
     let written: aocu::hw::profile::Profile =
         toml::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
     assert_eq!(written.capacity.messages_per_second, Some(rate));
+    // The suggested flat price: the AOS message's fuel and memory under the profile's rates.
+    let suggested = report["suggested-per-message"].as_u64().unwrap();
+    assert_eq!(written.capacity.suggested_per_message, Some(suggested));
+    if written.price.per_million_instructions > 0 {
+        assert!(suggested > 0, "a message burns millions of instructions");
+    }
     let info = common::stdout_of(
         common::aocu()
             .args(["info", "--json", "--set"])

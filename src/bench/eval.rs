@@ -11,6 +11,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::exec::{CorePlan, Pool, executor_for};
+use crate::meter::MessageRecord;
 use crate::wasm::{Limits, LoadedModule, MessageInput, NodeLimits, Process};
 
 /// How the executors run.
@@ -28,6 +29,7 @@ pub struct EvalRig {
     module: Arc<LoadedModule>,
     ids: Vec<String>,
     sent: u64,
+    last: Option<MessageRecord>,
 }
 
 impl EvalRig {
@@ -53,6 +55,7 @@ impl EvalRig {
             module,
             ids,
             sent: 0,
+            last: None,
         };
         let warm = rig.ids.len();
         rig.run(warm)?;
@@ -75,25 +78,38 @@ impl EvalRig {
             .map(|(id, input)| {
                 let module = self.module.clone();
                 self.pool.enqueue_blocking(&id.clone(), move |shard| {
+                    let (executor, cpu) = (shard.executor(), shard.cpu());
                     let process = shard.try_get_or_insert_with(&id, || {
                         Process::spawn(module, Limits::from_node(&NodeLimits::default()))
                     })?;
-                    Ok::<_, crate::wasm::WasmError>(process.evaluate(input).result.has_error())
+                    let evaluation = process.evaluate(input);
+                    let record =
+                        MessageRecord::of_evaluation(&id, "bench", &evaluation, executor, cpu);
+                    Ok::<_, crate::wasm::WasmError>(record)
                 })
             })
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
         // Newest first: one wake-up per executor rather than per message.
+        let mut newest = None;
         for pending in pending.into_iter().rev() {
-            let failed = pending
+            let record = pending
                 .wait()
                 .map_err(|e| e.to_string())?
                 .map_err(|e| format!("the process does not run: {e}"))?;
-            if failed {
+            if record.error {
                 return Err("`return 1+1` answered an error: is this an AOS module?".into());
             }
+            newest.get_or_insert(record);
         }
-        Ok(messages as f64 / started.elapsed().as_secs_f64())
+        self.last = newest.or(self.last.take());
+        let rate = messages as f64 / started.elapsed().as_secs_f64();
+        Ok(rate)
+    }
+
+    /// The metering of the newest message of the last run (fuel, memory, wall time).
+    pub fn last_record(&self) -> Option<&MessageRecord> {
+        self.last.as_ref()
     }
 
     /// Whether every executor thread is pinned.

@@ -49,8 +49,9 @@ pub struct SuiteArgs {
     /// Runs of a section at most (default 8; 3 quick).
     #[arg(long, value_name = "N")]
     pub max_runs: Option<usize>,
-    /// Write this machine's hardware profile with what was measured (the GPU crossovers and
-    /// `messages-per-second`) to PATH; `aocu info` and `aocu serve` then match it.
+    /// Write this machine's hardware profile with what was measured (the GPU crossovers,
+    /// `messages-per-second`, `suggested-per-message`) to PATH; `aocu info` and `aocu serve`
+    /// then match it.
     #[arg(long, value_name = "PATH")]
     pub write_profile: Option<PathBuf>,
 }
@@ -61,6 +62,7 @@ struct Measured {
     hash_crossover: Option<u64>,
     verify_crossover: Option<u64>,
     messages_per_second: Option<f64>,
+    suggested_per_message: Option<u64>,
 }
 
 /// Run every section, print the table (or JSON), write the profile when asked.
@@ -105,17 +107,25 @@ pub fn run(loaded: &Loaded, args: &SuiteArgs) -> anyhow::Result<Outcome> {
             "hash-gpu-crossover-bytes": measured.hash_crossover,
             "verify-gpu-crossover-signatures": measured.verify_crossover,
             "messages-per-second": measured.messages_per_second,
+            "suggested-per-message": measured.suggested_per_message,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let header = device_header(&device, &skipped);
         print!("{}", suite::render(&header, &rows));
+        if let Some(price) = measured.suggested_per_message {
+            println!(
+                "\nsuggested per-message price (the AOS message's fuel and memory under the \
+                 profile's [price]): {price}"
+            );
+        }
     }
     if let Some(path) = &args.write_profile {
         super::bench::write_profile(loaded, path, |capacity| {
             capacity.hash_gpu_crossover_bytes = measured.hash_crossover;
             capacity.verify_gpu_crossover_signatures = measured.verify_crossover;
             capacity.messages_per_second = measured.messages_per_second;
+            capacity.suggested_per_message = measured.suggested_per_message;
         })?;
         eprintln!("aocu: wrote {}", path.display());
     }
@@ -292,6 +302,18 @@ fn evaluation(
         .iter()
         .find(|r| r.test.ends_with(&format!("{n} executors, pinned")))
         .map(|r| r.median);
+    // The resource price of one benchmark message as a flat price: the schedule's terms for
+    // its fuel and memory, without the flat term itself.
+    let price = super::bench::matched_profile(loaded)?.map_or_else(crate::price::free, |p| p.price);
+    let resources = crate::hw::profile::Price {
+        per_message: 0,
+        ..price
+    };
+    measured.suggested_per_message = rigs
+        .first()
+        .and_then(|(_, _, rig)| rig.last_record())
+        .map(|record| crate::price::charge(&resources, record, "", false).amount)
+        .map(|amount| u64::try_from(amount).unwrap_or(u64::MAX));
     Ok(rows)
 }
 

@@ -128,6 +128,11 @@ pub struct Capacity {
     pub verify_gpu_crossover_signatures: Option<u64>,
     /// Messages per second measured by `aocu bench`, when measured.
     pub messages_per_second: Option<f64>,
+    /// A per-message price suggested by `aocu bench`: what the benchmark's AOS message costs
+    /// in fuel and memory under this profile's `[price]`, as one flat price (for
+    /// `simple-pay`, which charges per request only). Not applied by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_per_message: Option<u64>,
 }
 
 /// Prices, in the smallest unit of `currency`.
