@@ -211,7 +211,7 @@ mod tests {
         let capped = until_stable(
             "t",
             Stability {
-                min_runs: 1,
+                min_runs: 2,
                 max_runs: 3,
                 bound: 0.0,
             },
