@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use aocu::exec::{CorePlan, ExecutorsSetting, Pool, Shard, executor_for};
+use aocu::bench::eval::spread_ids;
+use aocu::exec::{CorePlan, ExecutorsSetting, Pool, Shard};
 use aocu::meter::{MessageRecord, Meter};
 use aocu::wasm::{
     Limits, LoadedModule, MessageInput, ModuleCache, NodeLimits, Process, WasmEngine,
@@ -53,25 +54,6 @@ fn note(work: &'static str, executors: usize, took: Duration, messages: u64) {
     let entry = measured.entry((work, executors)).or_default();
     entry.0 += took;
     entry.1 += messages;
-}
-
-/// One process ID per executor slot so that the N processes spread evenly over `executors`
-/// (placement is by hash; the bench measures the pool, not the luck of N IDs).
-fn spread_ids(processes: usize, executors: usize) -> Vec<String> {
-    let mut per_executor = vec![0usize; executors];
-    let quota = processes.div_ceil(executors);
-    let mut ids = Vec::with_capacity(processes);
-    let mut i = 0u64;
-    while ids.len() < processes {
-        let id = format!("bench-process-{i}");
-        let e = executor_for(&id, executors);
-        if per_executor[e] < quota {
-            per_executor[e] += 1;
-            ids.push(id);
-        }
-        i += 1;
-    }
-    ids
 }
 
 /// One message: hash the process' state, fold the digest back into it.

@@ -172,11 +172,10 @@ impl Spent {
         true
     }
 
-    /// Give back a signature whose request was not served after all.
+    /// Give back a signature whose request was not served after all. Its place in `order`
+    /// stays until it ages out (O(1) here: a short balance must not cost a scan of the window).
     fn unspend(&mut self, commitment: &[u8; 32]) {
-        if self.set.remove(commitment) {
-            self.order.retain(|c| c != commitment);
-        }
+        self.set.remove(commitment);
     }
 }
 

@@ -197,6 +197,31 @@ fn a_key_the_router_does_not_trust_adds_nothing() {
     );
 }
 
+/// `aocu serve` on `state` with the shared wallet, joining the router at `router_url` with the
+/// route prefix `https://cu.example.net`, and `extra` keys (`--set` each).
+fn serve_joining(state: &Path, router_url: &str, extra: &[&str]) -> common::Server {
+    let url = format!("router.url={router_url}");
+    let mut args = vec![
+        "--set",
+        url.as_str(),
+        "--set",
+        "router.prefix=https://cu.example.net",
+    ];
+    for key in extra {
+        args.extend(["--set", key]);
+    }
+    common::Server::start_with_wallet(state, &common::shared_wallet_path(), &args)
+}
+
+/// Wait (30 s at most) until `router` has a route.
+fn wait_for_a_route(router: &Router, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while router.routes().0.is_empty() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn serve_joins_the_configured_router_at_start_at_its_own_price() {
     let Some(node_dir) = prereq::node_project() else {
@@ -205,30 +230,9 @@ fn serve_joins_the_configured_router_at_start_at_its_own_price() {
     let node = common::shared_wallet();
     let router = Router::start(&node_dir, &[node.address()]);
     let state = tempfile::tempdir().unwrap();
-    let url = format!("router.url={}", router.url);
-    let serve = || {
-        common::Server::start_with_wallet(
-            state.path(),
-            &common::shared_wallet_path(),
-            &[
-                "--set",
-                &url,
-                "--set",
-                "router.prefix=https://cu.example.net",
-                "--set",
-                "price={per-message=13}",
-            ],
-        )
-    };
+    let serve = || serve_joining(state.path(), &router.url, &["price={per-message=13}"]);
     let server = serve();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while router.routes().0.is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the node did not join the router"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_a_route(&router, "the node did not join the router");
     let (routes, posts) = router.routes();
     assert_eq!((routes.len(), posts), (1, 1));
     assert_eq!(routes[0]["price"], 13, "the schedule's per-message price");
@@ -254,28 +258,10 @@ fn a_router_that_comes_up_later_is_joined_without_a_restart() {
         .unwrap()
         .port();
     let state = tempfile::tempdir().unwrap();
-    let url = format!("router.url=http://127.0.0.1:{port}");
-    let _server = common::Server::start_with_wallet(
-        state.path(),
-        &common::shared_wallet_path(),
-        &[
-            "--set",
-            &url,
-            "--set",
-            "router.prefix=https://cu.example.net",
-            "--set",
-            "gateway-attempts=1",
-        ],
-    );
+    let late = format!("http://127.0.0.1:{port}");
+    let _server = serve_joining(state.path(), &late, &["gateway-attempts=1"]);
     std::thread::sleep(Duration::from_millis(1500));
     let router = Router::start_on(&node_dir, &[node.address()], port);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while router.routes().0.is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the node did not join the late router"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_a_route(&router, "the node did not join the late router");
     assert_eq!(router.routes().1, 1);
 }

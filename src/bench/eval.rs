@@ -49,7 +49,7 @@ impl EvalRig {
             ),
         }
         .map_err(|e| e.to_string())?;
-        let ids = spread_ids(plan.len());
+        let ids = spread_ids(plan.len(), plan.len());
         let mut rig = EvalRig {
             pool,
             module,
@@ -118,17 +118,18 @@ impl EvalRig {
     }
 }
 
-/// One process ID per executor (placement is by hash: the rig measures the pool, not the luck
-/// of N IDs).
-fn spread_ids(executors: usize) -> Vec<String> {
-    let mut taken = vec![false; executors];
-    let mut ids = Vec::with_capacity(executors);
+/// `processes` process IDs spread evenly over `executors` (placement is by hash: a rig
+/// measures the pool, not the luck of N IDs).
+pub fn spread_ids(processes: usize, executors: usize) -> Vec<String> {
+    let mut per_executor = vec![0usize; executors];
+    let quota = processes.div_ceil(executors.max(1));
+    let mut ids = Vec::with_capacity(processes);
     let mut i = 0u64;
-    while ids.len() < executors {
+    while ids.len() < processes {
         let id = format!("bench-process-{i}");
         let e = executor_for(&id, executors);
-        if !taken[e] {
-            taken[e] = true;
+        if per_executor[e] < quota {
+            per_executor[e] += 1;
             ids.push(id);
         }
         i += 1;

@@ -138,9 +138,7 @@ pub fn si(value: f64, unit: &str) -> String {
     } else {
         (1.0, "")
     };
-    format!("{:.3} {prefix}{unit}", value / scale)
-        .replace(".000 ", " ")
-        .to_string()
+    format!("{:.3} {prefix}{unit}", value / scale).replace(".000 ", " ")
 }
 
 /// The table: `header` lines, then one line per row.

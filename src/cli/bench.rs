@@ -42,11 +42,16 @@ pub fn profile_crossover(loaded: &Loaded) -> anyhow::Result<Option<u64>> {
 
 /// The hardware profile this machine matches.
 pub fn matched_profile(loaded: &Loaded) -> anyhow::Result<Option<Profile>> {
+    Ok(profile_match(loaded)?.map(|m| m.profile))
+}
+
+/// The match of this machine among the shipped and the operator's profiles, and why.
+pub fn profile_match(loaded: &Loaded) -> anyhow::Result<Option<crate::hw::profile::Match>> {
     let config = &loaded.config;
     let hardware = crate::hw::discover(Duration::from_millis(config.gpu_discovery_timeout_ms));
     let profiles =
         ProfileSet::load(Some(&config.profiles_dir)).context("loading hardware profiles")?;
-    Ok(profiles.best_match(&hardware).map(|m| m.profile))
+    Ok(profiles.best_match(&hardware))
 }
 
 /// Runs the measurements, prints them, and writes the profile when asked.

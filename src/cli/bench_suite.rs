@@ -15,7 +15,6 @@
 //! module (`--module`); without one they are listed as skipped, with the reason.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -325,7 +324,6 @@ fn dry_run(args: &SuiteArgs, stability: Stability, wasm: &[u8]) -> anyhow::Resul
         .map_err(anyhow::Error::msg)
         .context("a warm AOS process on the measured node")?;
     let count = if args.quick { 40 } else { 400 };
-    let node = Arc::new(node);
     section("dry-run", stability, || {
         let mut latencies = dryrun::dry_runs(&node, &pid, count)?;
         let total: Duration = latencies.iter().sum();

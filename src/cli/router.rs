@@ -75,7 +75,7 @@ pub fn run(loaded: &Loaded, command: &RouterCommand) -> anyhow::Result<Outcome> 
     if config.router.url.is_empty() {
         bail!("no router: give --router URL (or set `router.url`)");
     }
-    let per_message = schedule_per_message(config)?;
+    let per_message = schedule_per_message(loaded)?;
     let wallet_path = config.wallet_path();
     let wallet = Wallet::load_or_generate(&wallet_path)
         .with_context(|| format!("node wallet {}", wallet_path.display()))?;
@@ -178,15 +178,10 @@ fn is_refusal(error: &anyhow::Error) -> bool {
 }
 
 /// The per-message price in force on this machine: its matched profile's, under `[price]`.
-fn schedule_per_message(config: &Config) -> anyhow::Result<u64> {
-    if config.router.price >= 0 {
+fn schedule_per_message(loaded: &Loaded) -> anyhow::Result<u64> {
+    if loaded.config.router.price >= 0 {
         return Ok(0); // not used: the route has its own price
     }
-    let hardware = crate::hw::discover(std::time::Duration::from_millis(
-        config.gpu_discovery_timeout_ms,
-    ));
-    let profiles = crate::hw::profile::ProfileSet::load(Some(&config.profiles_dir))
-        .context("loading hardware profiles")?;
-    let profile = profiles.best_match(&hardware);
-    Ok(config.price_schedule(profile.as_ref())?.per_message)
+    let matched = super::bench::profile_match(loaded)?;
+    Ok(loaded.config.price_schedule(matched.as_ref())?.per_message)
 }

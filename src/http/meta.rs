@@ -38,7 +38,7 @@ pub fn node_message(state: &NodeState) -> Value {
         "executors": state.executors.as_ref().map(crate::exec::PoolMonitor::to_json),
         "devices": DEVICES,
         "block-height": block_height(state),
-        "operator": operator_address(state),
+        "operator": super::signed::known_operator(state),
         "initialized": match &state.operator {
             Some(operator) if operator.is_permanent() => json!("permanent"),
             _ => json!(true),
@@ -49,15 +49,6 @@ pub fn node_message(state: &NodeState) -> Value {
             |pay| json!({"enabled": true, "price": pay.price()}),
         ),
     })
-}
-
-/// The operator's address: `operator-key`'s, else the node wallet's (`null` until it exists).
-fn operator_address(state: &NodeState) -> Option<String> {
-    let configured = state.operator.as_ref()?.configured_address();
-    match configured {
-        Some(address) => Some(address.to_string()),
-        None => state.scheduler.ready().map(|s| s.address().to_string()),
-    }
 }
 
 /// Most bytes of a `POST /~meta@1.0/info` body: a change is a few header fields.

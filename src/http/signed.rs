@@ -7,10 +7,19 @@ use hyper::{Request, StatusCode};
 
 use super::{ApiError, Body, NodeState};
 
+/// The operator's address as far as it is known now: `operator-key`'s, else the node
+/// wallet's once it is loaded (`None` before; and on a node without an operator).
+pub fn known_operator(state: &NodeState) -> Option<String> {
+    match state.operator.as_ref()?.configured_address() {
+        Some(address) => Some(address.to_string()),
+        None => state.scheduler.ready().map(|s| s.address().to_string()),
+    }
+}
+
 /// The operator's address: `operator-key`'s, or the node wallet's (loaded, or generated now).
 pub async fn operator_address(state: &NodeState) -> Result<String, ApiError> {
-    if let Some(address) = state.operator.as_ref().and_then(|o| o.configured_address()) {
-        return Ok(address.to_string());
+    if let Some(address) = known_operator(state) {
+        return Ok(address);
     }
     let scheduler = state.scheduler.get().await.map_err(|e| ApiError {
         status: StatusCode::SERVICE_UNAVAILABLE,
