@@ -95,6 +95,14 @@ fn an_exported_checkpoint_is_the_node_cus_item_and_restores_the_state() {
     );
     let codes = ["Counter = 41", "Counter = Counter + 1", "return Counter"];
     let pid = run_process(&node, &aos, &codes);
+    // The assignment of the last slot, as the node's SU serves it.
+    let (status, page) = call(node.addr, "GET", &format!("/{pid}"), b"");
+    assert_eq!(status, 200, "{page}");
+    let last_assignment = page["edges"]
+        .as_array()
+        .and_then(|edges| edges.last())
+        .map(|edge| edge["node"]["assignment"]["id"].clone())
+        .unwrap();
     stop(node);
 
     let file = dir.path().join("out.checkpoint");
@@ -113,6 +121,11 @@ fn an_exported_checkpoint_is_the_node_cus_item_and_restores_the_state() {
     assert_eq!(item.owner, common::shared_wallet().owner());
     let meta = checkpoint_item::meta_of(&item.tags).unwrap();
     assert_eq!((meta.process.as_str(), meta.nonce), (pid.as_str(), 3));
+    assert_eq!(
+        meta.assignment.as_deref(),
+        last_assignment.as_str(),
+        "`Assignment` is the slot's signed assignment"
+    );
     let memory = checkpoint_item::unpack(&item.tags, &item.data, 8 << 30).unwrap();
     assert_eq!(line["memory-bytes"], memory.len());
 

@@ -16,6 +16,7 @@ mod prereq;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aocu::ao::checkpoint_item;
 use aocu::ao::{DataItem, Id, Tags, Wallet};
@@ -114,6 +115,17 @@ fn gateway(checkpoints: Vec<Listed>, downloaded: Arc<Mutex<Vec<String>>>) -> std
 
 /// Node B: follows A's schedule, reads `gateway`, trusts A's wallet; the module added by hand.
 fn node_b(dir: &Path, a: &Server, gateway: std::net::SocketAddr, module: &DataItem) -> Server {
+    node_b_with(dir, a, gateway, module, &[])
+}
+
+/// [`node_b`] with more `--set` flags.
+fn node_b_with(
+    dir: &Path,
+    a: &Server,
+    gateway: std::net::SocketAddr,
+    module: &DataItem,
+    extra: &[&str],
+) -> Server {
     let schedulers = format!(
         "schedulers={{ \"{}\" = \"http://{}\" }}",
         wallet().address(),
@@ -121,7 +133,7 @@ fn node_b(dir: &Path, a: &Server, gateway: std::net::SocketAddr, module: &DataIt
     );
     let gateways = format!("gateways=[\"http://{gateway}\"]");
     let owners = format!("checkpoint-trusted-owners=[\"{}\"]", wallet().address());
-    let args = [
+    let mut args = vec![
         "--set",
         "executors=1",
         "--set",
@@ -131,6 +143,7 @@ fn node_b(dir: &Path, a: &Server, gateway: std::net::SocketAddr, module: &DataIt
         "--set",
         &owners,
     ];
+    args.extend_from_slice(extra);
     let b = Server::start_in(tempfile::tempdir_in(dir).unwrap(), &args);
     let (status, body) = post(&b, "/~module@1.0", &module.to_bytes());
     assert_eq!(status, 200, "{body}");
@@ -153,7 +166,7 @@ fn node_cu_item(
     std::fs::write(&memory_file, memory).unwrap();
     let meta_json = json!({"process": meta.process, "module": meta.module, "nonce": meta.nonce,
         "timestamp": meta.timestamp, "blockHeight": meta.block_height,
-        "hashChain": meta.hash_chain, "epoch": meta.epoch});
+        "assignment": meta.assignment, "hashChain": meta.hash_chain, "epoch": meta.epoch});
     std::fs::write(&meta_file, meta_json.to_string()).unwrap();
     common::stdout_of(
         std::process::Command::new("node")
@@ -305,7 +318,49 @@ fn a_fresh_node_continues_from_an_exported_checkpoint() {
     tried.sort();
     assert_eq!(
         tried,
-        vec![bad_digest.id, truncated.id],
+        vec![bad_digest.id.clone(), truncated.id.clone()],
         "the untrusted one is not downloaded"
     );
+    drop(b);
+
+    // Bad ones newer than the good one: each is tried and skipped, newest first, then the good
+    // one is loaded and only the next slot is evaluated.
+    let newer = (messages() + 1).to_string();
+    let (mut bad_digest, mut truncated) = (bad_digest, truncated);
+    bad_digest.tags.set("Nonce", &newer);
+    truncated.tags.set("Nonce", &newer);
+    let downloaded = Arc::new(Mutex::new(Vec::new()));
+    let listed = vec![good.clone(), truncated.clone(), bad_digest.clone()];
+    let b = node_b(
+        dirs.path(),
+        &a,
+        gateway(listed, downloaded.clone()),
+        &module,
+    );
+    assert_eq!(result(&b, &pid, &next), expected);
+    assert_eq!(evaluated(&b), 1, "loaded the older good checkpoint");
+    let tried = downloaded.lock().unwrap().clone();
+    assert_eq!(tried.len(), 3, "{tried:?}");
+    assert_eq!(tried.last(), Some(&good.id), "the good one last: {tried:?}");
+    drop(b);
+
+    // A gateway that never answers the search: the lookup gives up after
+    // `checkpoint-lookup-timeout-ms` and the process replays from slot 0.
+    let hanging = common::stub::serve(|request| {
+        if request.path == "/graphql" && request.body.contains("GetAoProcessCheckpoints") {
+            std::thread::sleep(Duration::from_secs(30));
+            return None;
+        }
+        Some((404, b"Not Found".to_vec()))
+    });
+    let timeout = ["--set", "checkpoint-lookup-timeout-ms=300"];
+    let b = node_b_with(dirs.path(), &a, hanging, &module, &timeout);
+    let started = std::time::Instant::now();
+    assert_eq!(result(&b, &pid, &next), expected);
+    let waited = started.elapsed();
+    assert!(
+        waited < from_zero + Duration::from_secs(10),
+        "the hanging search did not hold the answer: {waited:?} (replay alone {from_zero:?})"
+    );
+    assert_eq!(evaluated(&b), messages() + 2, "replayed from slot 0");
 }

@@ -635,6 +635,17 @@ fn cron_messages_run_between_scheduled_ones_identically_after_a_restart() {
     assert_eq!(status, 400, "{bad}");
     node.kill();
 
+    // A again after kill -9: the same bytes, from its own state.
+    let node = Node::start(&a_dir, &[]);
+    let (_, again) = result(&node, &pid, &second);
+    assert_eq!(again, body, "slot 2 after kill -9");
+    assert_eq!(
+        cron_edges(&node, &pid, t2 - 1, 1000),
+        whole,
+        "crons after kill -9"
+    );
+    node.kill();
+
     // Node B evaluates the same schedule from scratch: byte-identical cron results.
     let node = Node::start(&b_dir, &[]);
     let (_, body_b) = result(&node, &pid, &second);

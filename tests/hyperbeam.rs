@@ -399,31 +399,36 @@ impl Node {
         path: &str,
         body: &[u8],
     ) -> (u16, BTreeMap<String, String>, Value) {
+        let headers = [("Content-Type", "application/json")];
+        let (status, headers, body) = self.exchange(method, path, &headers, body);
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        (status, headers, json)
+    }
+
+    /// `METHOD path` with `headers` and a body: (status, lower-cased headers, body bytes).
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, BTreeMap<String, String>, Vec<u8>) {
         let mut stream = TcpStream::connect(self.addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(120)))
             .unwrap();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         stream.write_all(head.as_bytes()).unwrap();
         stream.write_all(body).unwrap();
         let mut out = Vec::new();
         stream.read_to_end(&mut out).unwrap();
-        let raw = String::from_utf8_lossy(&out).into_owned();
-        let headers = raw
-            .split_once("\r\n\r\n")
-            .map(|(h, _)| h)
-            .unwrap_or("")
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let (status, body) = common::parse_response(&raw);
-        let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
-        (status, headers, json)
+        common::split_response(&out)
     }
 
     fn slot(&self, p: &Proc, slot: u64, page: &Value) -> (BTreeMap<String, String>, Value) {
@@ -775,4 +780,217 @@ fn hyperbeam_cold_start_of_a_refused_owner_stores_nothing() {
     assert_eq!(status, 200);
     assert_eq!(metering["node"]["messages"], 0, "{metering}");
     assert_eq!(metering["processes"], 0, "{metering}");
+}
+
+/// The checkpoint HyperBEAM hands a CU through `POST /state` after `genesis-wasm@1.0/import`:
+/// the item's tags as lower-case headers (`../shared/HYPERBEAM-CU.md` section 3.4), the gzipped
+/// memory as the body.
+fn checkpoint_headers(
+    p: &Proc,
+    nonce: u64,
+    at: &(u64, String, String),
+    sha: &str,
+) -> Vec<(String, String)> {
+    let (timestamp, assignment, link) = at;
+    [
+        ("data-protocol", "ao"),
+        ("variant", "ao.TN.1"),
+        ("type", "Checkpoint"),
+        ("module", p.module["id"].as_str().unwrap()),
+        ("process", &p.pid),
+        ("nonce", &nonce.to_string()),
+        ("timestamp", &timestamp.to_string()),
+        ("block-height", &p.height.to_string()),
+        ("content-type", "application/octet-stream"),
+        ("sha-256", sha),
+        ("content-encoding", "gzip"),
+        ("assignment", assignment),
+        ("hash-chain", link),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect()
+}
+
+/// `POST /state`: node A evaluates slots 1..3 and gives its memory; a fresh node B, whose only
+/// source for the module is a gateway (A's), is handed that memory as HyperBEAM hands an
+/// imported checkpoint, and answers slots 4 and (after `kill -9`) 5 exactly as A does,
+/// evaluating only those. Bad headers or memory load nothing.
+#[test]
+fn hyperbeam_post_state_loads_an_imported_checkpoint() {
+    use std::io::Write as _;
+    let Some(pure) = testdata("aos-2-pure.wasm") else {
+        return;
+    };
+    let (state_a, state_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut p = Proc::new("imported", add_module(state_a.path(), &pure), true);
+    let hb = FakeHb::start();
+    let spawn = p.process_page();
+    hb.pages
+        .lock()
+        .unwrap()
+        .insert(p.pid.clone(), (spawn, false));
+    let a = Node::start(state_a.path(), hb.addr);
+    for (slot, code) in [
+        (1, "X = 40; return X"),
+        (2, "X = X + 1; return X"),
+        (3, "X = X + 1; return X"),
+    ] {
+        let page = p.eval(slot, OWNER, code);
+        a.slot(&p, slot, &page);
+    }
+    let at3 = (
+        p.timestamp,
+        id(&format!("{} assignment 3", p.pid)),
+        p.prev.1.clone(),
+    );
+    let (status, _, memory) = a.exchange("GET", &format!("/state/{}", p.pid), &[], b"");
+    assert_eq!(status, 200);
+    let sha = hex::encode(Sha256::digest(&memory));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(9));
+    gz.write_all(&memory).unwrap();
+    let gz = gz.finish().unwrap();
+
+    // B has no module: its cold start fetches it with GATEWAY_URL, here node A's own gateway
+    // routes (`/graphql`, `/raw/{id}`).
+    let gateway = format!("http://{}", a.addr);
+    let b_env = [("GATEWAY_URL", gateway.as_str())];
+    let b = Node::start_with(state_b.path(), hb.addr, &b_env);
+    let post_state = |headers: &[(String, String)], body: &[u8]| {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let (status, _, body) = b.exchange("POST", "/state", &headers, body);
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    let good = checkpoint_headers(&p, 3, &at3, &sha);
+    let with = |name: &str, value: &str| {
+        let mut h = good.clone();
+        h.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            h.push((name.to_string(), value.to_string()));
+        }
+        h
+    };
+    let refusals = [
+        (with("sha-256", &"0".repeat(64)), gz.clone(), "SHA-256"),
+        (good.clone(), gz[..gz.len() / 2].to_vec(), "gunzip"),
+        (with("module", &id("another module")), gz.clone(), "module"),
+        (with("nonce", ""), gz.clone(), "Nonce"),
+        (with("process", "not-an-id"), gz.clone(), "process"),
+    ];
+    for (headers, body, what) in &refusals {
+        let (status, answer) = post_state(headers, body);
+        assert_eq!(status, 400, "{what}: {answer}");
+        assert!(answer.contains(what), "{what}: {answer}");
+    }
+    let page4 = p.eval(4, OWNER, "X = X * 10; return X");
+    let (status, _, refused) = b.post(
+        &format!("/result/4?process-id={}", p.pid),
+        page4.to_string().as_bytes(),
+    );
+    assert_eq!(status, 422, "nothing was loaded by a refusal: {refused}");
+
+    let (status, answer) = post_state(&good, &gz);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        format!("Successfully cached process memory for process {}", p.pid)
+    );
+    let (_, from_a) = a.slot(&p, 4, &page4);
+    let (_, from_b) = b.slot(&p, 4, &page4);
+    assert_eq!(from_b, from_a, "slot 4 on the loaded state");
+    assert!(from_b["Output"].to_string().contains("420"), "{from_b}");
+    let (_, _, metering) = b.request("GET", "/~meta@1.0/info/metering", b"");
+    assert_eq!(
+        metering["node"]["messages"], 1,
+        "B evaluated slot 4 alone: {metering}"
+    );
+    let (status, again) = post_state(&good, &gz);
+    assert_eq!(
+        status, 200,
+        "a node past the slot keeps its own state: {again}"
+    );
+
+    b.kill();
+    let b = Node::start_with(state_b.path(), hb.addr, &b_env);
+    let page5 = p.eval(5, OWNER, "X = X + 2; return X");
+    let (_, from_a) = a.slot(&p, 5, &page5);
+    let (headers, from_b) = b.slot(&p, 5, &page5);
+    assert_eq!(headers.get("cold-start").map(String::as_str), Some("false"));
+    assert_eq!(
+        from_b, from_a,
+        "slot 5 after kill -9 restores the loaded base"
+    );
+    assert_eq!(
+        hb.requests.load(Ordering::SeqCst),
+        2,
+        "one schedule read per node"
+    );
+}
+
+/// The HyperBEAM suite's cold start over https: HyperBEAM's scheduler and the gateway behind
+/// TLS with a certificate made here, trusted through `tls-ca-file`. The slot is answered as
+/// `aocu eval` answers it, with the schedule and the module read over TLS; a node trusting
+/// another certificate is refused, and the answer names the certificate problem.
+#[test]
+fn hyperbeam_over_tls_needs_the_ca_file() {
+    let Some(pure) = testdata("aos-2-pure.wasm") else {
+        return;
+    };
+    let dirs = tempfile::tempdir().unwrap();
+    let gateway_dir = tempfile::tempdir().unwrap();
+    let mut p = Proc::new("tls", add_module(gateway_dir.path(), &pure), true);
+    let gateway = common::Server::start_in(gateway_dir, &[]);
+    let hb = FakeHb::start();
+    let spawn = p.process_page();
+    hb.pages
+        .lock()
+        .unwrap()
+        .insert(p.pid.clone(), (spawn, false));
+    let (pem, acceptor) = common::tls::certificate();
+    let hb_tls = common::tls::tls_proxy(hb.addr, acceptor.clone());
+    let gateway_tls = common::tls::tls_proxy(gateway.addr, acceptor);
+    let (hb_url, gateway_url) = (
+        format!("https://{hb_tls}"),
+        format!("https://{gateway_tls}"),
+    );
+    let ca = dirs.path().join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    let (other_pem, _) = common::tls::certificate();
+    let other_ca = dirs.path().join("other.pem");
+    std::fs::write(&other_ca, &other_pem).unwrap();
+    let page = p.eval(1, OWNER, "X = 7 * 6; return X");
+    let start = |name: &str, ca: &Path| {
+        let ca = ca.display().to_string();
+        let env = [
+            ("HB_URL", hb_url.as_str()),
+            ("GATEWAY_URL", gateway_url.as_str()),
+            ("AOCU_TLS_CA_FILE", ca.as_str()),
+        ];
+        Node::start_with(&dirs.path().join(name), hb.addr, &env)
+    };
+
+    let trusted = start("trusted", &ca);
+    let (headers, answer) = trusted.slot(&p, 1, &page);
+    assert_eq!(headers.get("cold-start").map(String::as_str), Some("true"));
+    let expected = p.expected(dirs.path());
+    assert_matches(&answer, &expected[&1], "slot 1 over TLS");
+    assert!(answer["Output"].to_string().contains("42"), "{answer}");
+
+    let refused = start("refused", &other_ca);
+    let (status, _, error) = refused.post(
+        &format!("/result/1?process-id={}", p.pid),
+        page.to_string().as_bytes(),
+    );
+    assert_eq!(status, 502, "{error}");
+    let text = error["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        text.contains("certificate"),
+        "the refusal names the certificate: {error}"
+    );
 }

@@ -111,6 +111,39 @@ pub fn tags(meta: &CheckpointMeta, memory_sha256: &str, unit: &str) -> Tags {
     Tags(tags)
 }
 
+/// Every tag name a checkpoint item carries, as AO writes them.
+pub const TAG_NAMES: [&str; 16] = [
+    "Data-Protocol",
+    "Variant",
+    "Type",
+    "Module",
+    "Process",
+    "Nonce",
+    "Timestamp",
+    "Block-Height",
+    "Content-Type",
+    "SHA-256",
+    "Content-Encoding",
+    "Unit-Identifier",
+    "Ordinate",
+    "Assignment",
+    "Hash-Chain",
+    "Epoch",
+];
+
+/// The checkpoint tags among `fields` whose names match a [`TAG_NAMES`] entry in any case
+/// (HyperBEAM sends them as lower-case HTTP header names), named as AO writes them.
+pub fn tags_from_fields<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Tags {
+    let tags = fields
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let known = TAG_NAMES.iter().find(|t| t.eq_ignore_ascii_case(name))?;
+            Some(Tag::new(*known, value))
+        })
+        .collect();
+    Tags(tags)
+}
+
 /// gzip `memory` as the Node CU does (level 9, no header beyond gzip's own).
 pub fn gzip(memory: &[u8]) -> Vec<u8> {
     let mut encoder =

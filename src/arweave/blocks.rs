@@ -39,7 +39,22 @@ impl Gateways {
                 out.push(*block);
             }
             match page.last() {
-                Some(last) if more => from = last.height as u64 + 1,
+                Some(last) if more => {
+                    // A gateway that answers the same or an older page again would be asked
+                    // forever: the next page must start past this one.
+                    let next = u64::try_from(last.height).unwrap_or(0).saturating_add(1);
+                    if next <= from {
+                        return Err(GatewayError::Protocol {
+                            url: "gateways".into(),
+                            message: format!(
+                                "the blocks page from height {from} ends at height {}: the \
+                                 pages do not advance",
+                                last.height
+                            ),
+                        });
+                    }
+                    from = next;
+                }
                 _ => return Ok(out),
             }
         }
@@ -65,13 +80,16 @@ impl Gateways {
                 .map(|edge| {
                     let node = &edge["node"];
                     match (node["height"].as_i64(), node["timestamp"].as_i64()) {
-                        (Some(height), Some(seconds)) => Ok(Block {
+                        (Some(height), Some(seconds)) if height >= 0 => Ok(Block {
                             height,
                             timestamp: seconds.saturating_mul(1000),
                         }),
                         _ => Err(Attempt::Again(GatewayError::Protocol {
                             url: url.to_string(),
-                            message: format!("a block record without height and timestamp: {node}"),
+                            message: format!(
+                                "a block record without a height (0 or more) and a \
+                                 timestamp: {node}"
+                            ),
                         })),
                     }
                 })

@@ -418,3 +418,5 @@ async fn a_tls_gateway_with_a_wrong_certificate_is_refused_by_name() {
     let (gws, _dir) = gateways(&[&gw.url], &trusting, 1 << 20);
     assert_eq!(gws.module(&m).await.unwrap().bytes, wasm());
 }
+
+mod fuzz;

@@ -41,10 +41,30 @@ pub fn item_meta(
         nonce: slot,
         timestamp: assignment.map_or(0, |a| a.timestamp),
         block_height: assignment.map_or(0, |a| a.block_height),
-        assignment: None,
+        assignment: assignment_id(store, process, slot)?,
         hash_chain: assignment.map(|a| a.hash_chain.clone()),
         epoch: assignment.map_or(0, |a| a.epoch),
     })
+}
+
+/// The ID of the assignment at `slot`: the first item of the `[assignment, message]` bundle
+/// the store keeps for slots scheduled here or copied from an SU; else, for the process' last
+/// slot, the ID its record links the next hash-chain link from (HyperBEAM's slots keep no
+/// bundle). `None` when neither is known.
+fn assignment_id(store: &Store, process: &str, slot: u64) -> Result<Option<String>, StoreError> {
+    let from_bundle = store
+        .item(process, slot)?
+        .and_then(|raw| crate::ao::bundle::decode(&raw).ok())
+        .and_then(|items| items.into_iter().next())
+        .filter(|first| first.tags.get("Type") == Some("Assignment"))
+        .map(|assignment| assignment.id());
+    if from_bundle.is_some() {
+        return Ok(from_bundle);
+    }
+    Ok(store
+        .process(process)?
+        .filter(|r| r.next_slot == slot + 1 && !r.last_message_id.is_empty())
+        .map(|r| r.last_message_id))
 }
 
 /// A stored checkpoint that cannot be used.

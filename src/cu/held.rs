@@ -126,20 +126,11 @@ impl Held {
             .store
             .process(process_id)?
             .ok_or_else(|| CuError::UnknownProcess(process_id.to_string()))?;
-        let module = ctx.store.module(&record.module)?.ok_or_else(|| {
-            CuError::Module(format!(
-                "module {} of process {process_id} is not stored",
-                record.module
-            ))
-        })?;
-        let bytes = ctx.store.module_bytes(&record.module)?.ok_or_else(|| {
-            CuError::Module(format!("module {} has no bytes stored", record.module))
-        })?;
-        let loaded = ctx
-            .modules
-            .load(&bytes)
-            .map_err(|e| CuError::Module(format!("module {}: {e}", record.module)))?;
-        let limits = limits_of(&record, &module.tags, &ctx.limits)?;
+        let ProcessModule {
+            record: module,
+            loaded,
+            limits,
+        } = ProcessModule::of(ctx, &record)?;
         let env = process_env(&record, &module);
         let crons = match ctx.store.messages(process_id, 0, 0, 1)?.first() {
             Some(origin) if ctx.cron => Crons::of(&record, origin)?,
@@ -370,14 +361,7 @@ impl Held {
         self.last_timestamp = scheduled.assignment.timestamp;
         self.last_block_height = scheduled.assignment.block_height;
         self.since_checkpoint += 1;
-        StoredResult {
-            message_id: scheduled.id.clone(),
-            result: result_json(&json!({
-                "Messages": [], "Assignments": [], "Spawns": [],
-                "Output": {"data": "", "prompt": "", "print": false},
-                "GasUsed": 0,
-            })),
-        }
+        skipped_result(scheduled)
     }
 
     fn checkpoint_due(&self, ctx: &Context) -> bool {
@@ -491,6 +475,18 @@ pub fn is_skipped(scheduled: &ScheduledMessage) -> bool {
     scheduled.message.get(SKIP_FIELD).and_then(Value::as_str) == Some("true")
 }
 
+/// The result of a skipped slot: the fixed empty one AO's Node CU answers for it.
+pub fn skipped_result(scheduled: &ScheduledMessage) -> StoredResult {
+    StoredResult {
+        message_id: scheduled.id.clone(),
+        result: result_json(&json!({
+            "Messages": [], "Assignments": [], "Spawns": [],
+            "Output": {"data": "", "prompt": "", "print": false},
+            "GasUsed": 0,
+        })),
+    }
+}
+
 /// The stored message field that marks a skipped slot.
 pub const SKIP_FIELD: &str = "Skip";
 
@@ -531,6 +527,41 @@ pub fn dry_run_fields(
 
 /// A process' limits: its own `Memory-Limit`/`Compute-Limit` tags, else its module's, capped by
 /// the node's.
+/// A process' module, compiled, and the limits it runs under.
+pub struct ProcessModule {
+    /// The module's record.
+    pub record: crate::store::ModuleRecord,
+    /// The compiled module.
+    pub loaded: Arc<crate::wasm::LoadedModule>,
+    /// The process' limits (its own tags and its module's, capped by the node's).
+    pub limits: Limits,
+}
+
+impl ProcessModule {
+    /// The module `record` runs, from the store, compiled through the node's cache.
+    pub fn of(ctx: &Context, record: &ProcessRecord) -> Result<ProcessModule, CuError> {
+        let module = ctx.store.module(&record.module)?.ok_or_else(|| {
+            CuError::Module(format!(
+                "module {} of process {} is not stored",
+                record.module, record.id
+            ))
+        })?;
+        let bytes = ctx.store.module_bytes(&record.module)?.ok_or_else(|| {
+            CuError::Module(format!("module {} has no bytes stored", record.module))
+        })?;
+        let loaded = ctx
+            .modules
+            .load(&bytes)
+            .map_err(|e| CuError::Module(format!("module {}: {e}", record.module)))?;
+        let limits = limits_of(record, &module.tags, &ctx.limits)?;
+        Ok(ProcessModule {
+            record: module,
+            loaded,
+            limits,
+        })
+    }
+}
+
 fn limits_of(
     record: &ProcessRecord,
     module_tags: &crate::ao::Tags,

@@ -21,6 +21,7 @@ pub mod cron_page;
 pub mod hbu;
 pub mod held;
 pub mod imported;
+pub mod loaded;
 pub mod message;
 pub mod output;
 pub mod publish;

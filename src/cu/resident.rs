@@ -110,6 +110,11 @@ impl MemoryBudget {
         }
     }
 
+    fn released(&self, bytes: u64) {
+        self.resident.fetch_sub(1, Ordering::Relaxed);
+        self.resident_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
     fn dropped(&self, process_id: &str, bytes: u64) {
         self.resident.fetch_sub(1, Ordering::Relaxed);
         self.resident_bytes.fetch_sub(bytes, Ordering::Relaxed);
@@ -156,6 +161,14 @@ fn admit(ctx: &Context, process_id: &str) -> Result<Held, CuError> {
     }
     ctx.budget.admitted(process_id, bytes);
     Ok(held)
+}
+
+/// Drop `process_id` from this executor without a checkpoint (its stored state was replaced,
+/// so the held one is stale); the next job loads it from the store. Not an eviction.
+pub fn forget(shard: &mut Shard<Held>, ctx: &Context, process_id: &str) {
+    if let Some(held) = shard.remove(process_id) {
+        ctx.budget.released(held.resident_bytes());
+    }
 }
 
 /// Drop this executor's least recently used processes (never `busy`) while the node is over

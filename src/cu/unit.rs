@@ -120,6 +120,11 @@ impl ComputeUnit {
         &self.pool
     }
 
+    /// The node limits every process' own limits are capped by.
+    pub fn limits(&self) -> &crate::wasm::NodeLimits {
+        &self.ctx.limits
+    }
+
     /// Its settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -156,7 +161,7 @@ impl ComputeUnit {
         let to = match to {
             Some(slot) => {
                 if let Some(record) = self.ctx.store.process(process_id)? {
-                    self.ensure_module(&record).await?;
+                    self.ensure_module(&record.id, &record.module).await?;
                 }
                 slot
             }
@@ -425,6 +430,28 @@ impl ComputeUnit {
         .await
     }
 
+    /// Load a state handed to the node (HyperBEAM's `POST /state`, see [`super::loaded`]) as
+    /// the base of its process, on the process' executor.
+    pub async fn load_state(
+        &self,
+        state: super::loaded::LoadedState,
+    ) -> Result<super::loaded::Loaded, CuError> {
+        let process_id = state.meta()?.process;
+        self.admit(&process_id)?;
+        let ctx = self.ctx.clone();
+        let pid = process_id.clone();
+        self.pool
+            .submit(process_id.as_str(), move |shard: &mut Shard<Held>| {
+                let loaded = super::loaded::install(&ctx, &state)?;
+                if matches!(loaded, super::loaded::Loaded::At(_)) {
+                    super::resident::forget(shard, &ctx, &pid);
+                }
+                Ok(loaded)
+            })
+            .await
+            .map_err(exec_error)?
+    }
+
     /// Checkpoint every process held in memory (before a clean shutdown).
     pub async fn checkpoint_all(&self) {
         for executor in 0..self.pool.len() {
@@ -469,29 +496,29 @@ impl ComputeUnit {
                 .process(process_id)?
                 .ok_or_else(|| CuError::UnknownProcess(process_id.to_string()))?,
         };
-        self.ensure_module(&record).await?;
+        self.ensure_module(&record.id, &record.module).await?;
         Ok(record)
     }
 
-    /// Fetch the process' module from the gateways when the store lacks it (before the
-    /// executor loads the process, which reads modules from the store only).
-    async fn ensure_module(&self, record: &ProcessRecord) -> Result<(), CuError> {
+    /// Fetch `module` (of process `process_id`) from the gateways when the store lacks it
+    /// (before the executor loads the process, which reads modules from the store only). With
+    /// no gateways configured this does nothing, and the process fails later on the missing
+    /// module.
+    pub async fn ensure_module(&self, process_id: &str, module: &str) -> Result<(), CuError> {
         let Some(gateways) = &self.gateways else {
             return Ok(());
         };
-        if gateways.is_empty() || self.ctx.store.module(&record.module)?.is_some() {
+        if gateways.is_empty() || self.ctx.store.module(module)?.is_some() {
             return Ok(());
         }
-        let id: Id = record.module.parse().map_err(|_| {
+        let id: Id = module.parse().map_err(|_| {
             CuError::Module(format!(
-                "process {}: module `{}` is not an ID",
-                record.id, record.module
+                "process {process_id}: module `{module}` is not an ID"
             ))
         })?;
         gateways.module(&id).await.map(drop).map_err(|e| {
             CuError::Module(format!(
-                "module {} of process {} is not stored and cannot be fetched: {e}",
-                record.module, record.id
+                "module {module} of process {process_id} is not stored and cannot be fetched: {e}"
             ))
         })
     }

@@ -8,8 +8,11 @@
 //! | `POST /snapshot/{process}` | a durable checkpoint now; `snapshot-*` headers |
 //! | `GET /status` | 200 at once (HyperBEAM's 100 ms liveness probe) |
 //!
-//! Not served yet: `POST /state` (HyperBEAM's load of a gzipped Arweave checkpoint after
-//! `genesis-wasm@1.0/import`); it answers 404 like any unknown route.
+//! | `POST /state` | `Successfully cached process memory for process <pid>` (text) |
+//!
+//! `POST /state` is HyperBEAM's load of an Arweave checkpoint it imported
+//! (`genesis-wasm@1.0/import`): the body is the gzipped memory, the headers are the
+//! checkpoint's tags ([`crate::cu::loaded`]). Bad headers or memory are 400 and load nothing.
 //!
 //! Refusals: a body that is not an aos-2 page, or not the page of the slot in the path, is 400;
 //! a slot that is not the next one, or a broken hash chain, is 422 (the Node CU's status for
@@ -25,7 +28,9 @@ use super::cu::api_error;
 use super::query::query_pairs;
 use super::response::{self, ApiError, HttpResponse};
 use crate::ao::Id;
+use crate::ao::checkpoint_item;
 use crate::cu::hbu::{HbuError, HyperBeam, answer};
+use crate::cu::loaded::{Loaded, LoadedState};
 
 fn hyperbeam(state: &NodeState) -> Result<&HyperBeam, ApiError> {
     state
@@ -144,6 +149,43 @@ pub async fn snapshot(
             &answer::no_memory(process),
         )),
     }
+}
+
+/// `POST /state`: the checkpoint's tags from the headers, its gzipped memory as the body (up
+/// to the node's largest process memory: a gzip is smaller than what it holds).
+pub async fn load_state(state: &NodeState, req: Request<Body>) -> Result<HttpResponse, ApiError> {
+    let hb = hyperbeam(state)?;
+    let tags = checkpoint_item::tags_from_fields(
+        req.headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+    );
+    let process = tags.get("Process").unwrap_or_default().to_string();
+    let pid: Id = process.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "process: the `process` header `{process}` is not a 43-character base64url ID"
+        ))
+    })?;
+    // Refused before the body is read, as every other route refuses.
+    super::cu::admit(state, pid)?;
+    let limit = hb.cu().limits().max_memory_bytes;
+    let data = super::read_body(req, limit).await?.to_vec();
+    match hb.load_state(LoadedState { tags, data }).await {
+        Ok(Loaded::At(slot)) => tracing::info!(process, slot, "state loaded (POST /state)"),
+        Ok(Loaded::Kept(slot)) => {
+            tracing::info!(
+                process,
+                slot,
+                "POST /state: the node holds the slot; its state is kept"
+            )
+        }
+        Err(e) => return Err(hbu_error(e)),
+    }
+    Ok(response::with_body(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        format!("Successfully cached process memory for process {process}").into(),
+    ))
 }
 
 /// `GET /status`: the liveness probe; it touches nothing, so it answers at once.

@@ -280,6 +280,9 @@ pub async fn route(state: &NodeState, req: Request<Body>) -> Result<HttpResponse
         (["dry-run"], _) if req.method() == Method::POST && state.hyperbeam.is_some() => {
             hbu::dry_run(state, req).await
         }
+        (["state"], _) if req.method() == Method::POST && state.hyperbeam.is_some() => {
+            hbu::load_state(state, req).await
+        }
         (["snapshot", process], _) => {
             require_method(&req, &[Method::POST], "POST")?;
             hbu::snapshot(state, process, req).await

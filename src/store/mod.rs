@@ -444,17 +444,50 @@ impl Store {
         bytes: &[u8],
     ) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
-        {
-            let mut table = txn.open_table(CHECKPOINTS)?;
-            let older: Vec<u64> = table
-                .range((process_id, 0)..(process_id, slot))?
-                .map(|e| e.map(|(k, _)| k.value().1))
-                .collect::<Result<_, _>>()?;
-            for s in older {
-                table.remove((process_id, s))?;
+        replace_checkpoints(&txn, process_id, slot, slot, bytes)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Make a state loaded from outside the node (HyperBEAM's `POST /state`) the process'
+    /// base, in one durable transaction: `record` (whose `next_slot` follows the loaded
+    /// slot), `at` (the stand-in for the loaded slot's message: its assignment's slot,
+    /// timestamp and block height), the slot's `result` and the `checkpoint` frame that holds
+    /// the memory. The slots before it are not here; nothing replays across them because the
+    /// checkpoint is the newest. Refused, writing nothing, when the process is not stored or
+    /// already holds the slot.
+    pub fn put_loaded_state(
+        &self,
+        record: &ProcessRecord,
+        at: &ScheduledMessage,
+        result: &StoredResult,
+        checkpoint: &[u8],
+    ) -> Result<(), StoreError> {
+        let process_id = record.id.as_str();
+        let slot = at.assignment.slot;
+        let txn = self.db.begin_write()?;
+        match process_in(&txn, process_id)? {
+            Some(current) if current.next_slot <= slot => {}
+            Some(current) => {
+                return Err(StoreError::Conflict(format!(
+                    "process {process_id} already holds slot {slot} (it is at slot {})",
+                    current.next_slot
+                )));
             }
-            table.insert((process_id, slot), bytes)?;
+            None => {
+                return Err(StoreError::Conflict(format!(
+                    "process {process_id} is not stored"
+                )));
+            }
         }
+        txn.open_table(PROCESSES)?
+            .insert(process_id, encode(record).as_slice())?;
+        // Not indexed by message ID: the stand-in names no message a client could ask for.
+        txn.open_table(MESSAGES)?
+            .insert((process_id, slot), encode(at).as_slice())?;
+        txn.open_table(RESULTS)?
+            .insert((process_id, slot), encode(result).as_slice())?;
+        replace_checkpoints(&txn, process_id, u64::MAX, slot, checkpoint)?;
         txn.commit()?;
         Ok(())
     }
@@ -531,6 +564,26 @@ impl Store {
 }
 
 /// The process record as the write transaction `txn` sees it.
+/// Store a checkpoint at `slot`, dropping the process' checkpoints below slot `below`.
+fn replace_checkpoints(
+    txn: &redb::WriteTransaction,
+    process_id: &str,
+    below: u64,
+    slot: u64,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    let mut table = txn.open_table(CHECKPOINTS)?;
+    let older: Vec<u64> = table
+        .range((process_id, 0)..(process_id, below))?
+        .map(|e| e.map(|(k, _)| k.value().1))
+        .collect::<Result<_, _>>()?;
+    for s in older {
+        table.remove((process_id, s))?;
+    }
+    table.insert((process_id, slot), bytes)?;
+    Ok(())
+}
+
 fn process_in(
     txn: &redb::WriteTransaction,
     process_id: &str,

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod stub;
+pub mod tls;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -294,35 +296,49 @@ impl Drop for Server {
 
 /// Split a raw HTTP/1.1 response into status and body (handles chunked encoding).
 pub fn parse_response(raw: &str) -> (u16, String) {
-    let (head, body) = raw
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no header end in {raw:?}"));
+    let (status, _, body) = split_response(raw.as_bytes());
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Split a raw HTTP/1.1 response into status, lower-cased header names with their values, and
+/// the body bytes (chunked encoding removed).
+pub fn split_response(raw: &[u8]) -> (u16, BTreeMap<String, String>, Vec<u8>) {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..end]);
     let status: u16 = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status in {head:?}"));
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-    });
-    let body = if chunked {
+    let headers: BTreeMap<String, String> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let body = &raw[end + 4..];
+    let body = if headers.get("transfer-encoding").map(String::as_str) == Some("chunked") {
         dechunk(body)
     } else {
-        body.to_string()
+        body.to_vec()
     };
-    (status, body)
+    (status, headers, body)
 }
 
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = String::from_utf8_lossy(&body[..line]);
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
+        let rest = &body[line + 2..];
+        if n == 0 || rest.len() < n {
             break;
         }
-        out.push_str(&rest[..n]);
-        body = &rest[n + 2..];
+        out.extend_from_slice(&rest[..n]);
+        body = rest.get(n + 2..).unwrap_or_default();
     }
     out
 }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::held::SKIP_FIELD;
+use super::loaded::{Loaded, LoadedState};
 use super::{ComputeUnit, CuError};
 use crate::ao::Id;
 use crate::net::{Client, Url};
@@ -161,7 +162,7 @@ impl HyperBeam {
             } else {
                 cold::process_edge(&self.hb, &self.client, &pid).await?
             };
-            self.spawn(&pid, &spawn)?;
+            self.spawn(&pid, &spawn).await?;
             evaluated += 1;
         }
         let record = self.record(&pid)?;
@@ -223,7 +224,7 @@ impl HyperBeam {
         let mut message = dry_run_body(&pid, body)?;
         if self.cu.store().process(&pid)?.is_none() {
             let spawn = cold::process_edge(&self.hb, &self.client, &pid).await?;
-            self.spawn(&pid, &spawn)?;
+            self.spawn(&pid, &spawn).await?;
         }
         // The body was checked as AO's CU checks it (the same rules as `/dry-run`).
         message = super::query::dry_run_message(
@@ -261,6 +262,26 @@ impl HyperBeam {
         }))
     }
 
+    /// `POST /state`: load the memory of a checkpoint HyperBEAM imported as the process'
+    /// state at its `Nonce` (see [`crate::cu::loaded`]). A process not seen yet is read from
+    /// HyperBEAM first.
+    pub async fn load_state(&self, state: LoadedState) -> Result<Loaded, HbuError> {
+        let meta = state.meta()?;
+        let process: Id = meta.process.parse().map_err(|_| {
+            HbuError::Cu(CuError::Invalid(super::query::InvalidInput {
+                field: "process".into(),
+                message: format!("`{}` is not a 43-character base64url ID", meta.process),
+            }))
+        })?;
+        let pid = process.to_string();
+        self.cu.admit(&pid)?;
+        if self.cu.store().process(&pid)?.is_none() {
+            let spawn = cold::process_edge(&self.hb, &self.client, &pid).await?;
+            self.spawn(&pid, &spawn).await?;
+        }
+        Ok(self.cu.load_state(state).await?)
+    }
+
     fn record(&self, pid: &str) -> Result<ProcessRecord, HbuError> {
         self.cu
             .store()
@@ -268,8 +289,9 @@ impl HyperBeam {
             .ok_or_else(|| HbuError::Cu(CuError::UnknownProcess(pid.to_string())))
     }
 
-    /// Store a process from its slot-0 edge (the process message), once its module is here.
-    fn spawn(&self, pid: &str, edge: &Edge) -> Result<(), HbuError> {
+    /// Store a process from its slot-0 edge (the process message), once its module is here
+    /// (fetched from the gateways when the store lacks it).
+    async fn spawn(&self, pid: &str, edge: &Edge) -> Result<(), HbuError> {
         if edge.message_id != pid {
             return Err(HbuError::Process(format!(
                 "slot 0 of process {pid} holds message {}, not the process itself",
@@ -285,10 +307,14 @@ impl HyperBeam {
             .tags
             .get("Module")
             .ok_or_else(|| HbuError::Process(format!("process {pid} has no `Module` tag")))?;
+        self.cu
+            .ensure_module(pid, module)
+            .await
+            .map_err(|e| HbuError::Process(e.to_string()))?;
         if self.cu.store().module(module)?.is_none() {
             return Err(HbuError::Process(format!(
-                "module {module} of process {pid} is not in this node's store \
-                 (add it with `aocu module add`)"
+                "module {module} of process {pid} is not in this node's store and no gateway \
+                 is configured (add it with `aocu module add`, or set `gateways`)"
             )));
         }
         let owner = edge
