@@ -180,7 +180,7 @@ fn every_call(status: u16, body: Vec<u8>) {
         let _ = g.module(&id).await;
         let _ = g.scheduler_location(&text).await;
         let _ = g.process_scheduler(&text).await;
-        let _ = g.checkpoints(&text, &[text.clone()], 50).await;
+        let _ = g.checkpoints(&text, std::slice::from_ref(&text), 50).await;
         let _ = g.blocks(0, i64::MAX).await;
         let _ = g.block_height().await;
         let _ = g
